@@ -1,0 +1,64 @@
+//! The issuing authority: turns a validated [`Grant`] into a signed token.
+
+use biscuit_auth::Biscuit;
+
+use crate::error::Error;
+use crate::grant::Grant;
+use crate::ids::AuthorityId;
+use crate::keys::AuthorityKey;
+use crate::token::Token;
+use crate::vocabulary;
+
+/// An issuing authority: its id and its root key (with key id).
+#[derive(Debug)]
+pub struct Authority {
+    id: AuthorityId,
+    key: AuthorityKey,
+}
+
+impl Authority {
+    /// An authority named `id` signing with `key`.
+    pub fn new(id: AuthorityId, key: AuthorityKey) -> Self {
+        Self { id, key }
+    }
+
+    /// The authority's id.
+    pub fn id(&self) -> &AuthorityId {
+        &self.id
+    }
+
+    /// The root key.
+    pub fn key(&self) -> &AuthorityKey {
+        &self.key
+    }
+
+    /// Issues a token for `grant`: an authority block in vocabulary version 1, signed by the
+    /// root key, carrying the root key id.
+    ///
+    /// # Errors
+    /// [`Error::Biscuit`] if the block cannot be built or signed.
+    ///
+    /// # Examples
+    /// ```
+    /// use agentcap::{AgentId, AgentKey, Authority, AuthorityId, AuthorityKey, Constraint, Grant, ToolGrant};
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let authority = Authority::new(AuthorityId::new("ops")?, AuthorityKey::generate(1));
+    /// let agent = AgentKey::generate();
+    /// let grant = Grant::builder(AgentId::random(), agent.public(), OffsetDateTime::now_utc() + Duration::hours(1))
+    ///     .tool("read_file", ToolGrant::new().arg("path", Constraint::sub_path("/data")?))
+    ///     .build()?;
+    /// let token = authority.issue(&grant)?;
+    /// assert_eq!(token.block_count(), 1);
+    /// # Ok::<(), agentcap::Error>(())
+    /// ```
+    pub fn issue(&self, grant: &Grant) -> Result<Token, Error> {
+        let block = vocabulary::authority_block(&self.id, grant)?;
+        let keypair = self.key.to_biscuit()?;
+        let biscuit = Biscuit::builder()
+            .merge(block)
+            .root_key_id(self.key.key_id())
+            .build(&keypair)?;
+        Ok(Token { biscuit })
+    }
+}

@@ -1,0 +1,276 @@
+//! The outcome of a verification: [`Authorized`] (a proof value only this crate can build) or
+//! [`Denied`] (a fixed generic message for the caller, a structured reason for operators).
+
+use std::fmt;
+
+use crate::call::{Digest, ToolCall};
+use crate::ids::{AgentId, AuthorityId, ExecutorId};
+use crate::keys::AgentPublicKey;
+use crate::token::{Hop, TokenId};
+
+/// Proof that one exact call was verified. Tools take `&Authorized`.
+///
+/// It cannot be constructed outside this crate, and it carries the call it authorizes, so a
+/// tool can run exactly this call and nothing else.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub(crate) call: ToolCall,
+    pub(crate) call_digest: Digest,
+    pub(crate) chain: Chain,
+    pub(crate) token_id: TokenId,
+    pub(crate) audience: ExecutorId,
+}
+
+impl Authorized {
+    /// The call that was authorized.
+    pub fn call(&self) -> &ToolCall {
+        &self.call
+    }
+
+    /// The digest of the authorized call.
+    pub fn call_digest(&self) -> Digest {
+        self.call_digest
+    }
+
+    /// The chain from root to the calling holder.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The agent that made the call (the last holder).
+    pub fn agent(&self) -> AgentId {
+        self.chain
+            .hops
+            .last()
+            .map_or(self.chain.root_agent, |h| h.agent)
+    }
+
+    /// The id of the token that was presented.
+    pub fn token_id(&self) -> &TokenId {
+        &self.token_id
+    }
+
+    /// The executor that verified the call.
+    pub fn audience(&self) -> &ExecutorId {
+        &self.audience
+    }
+}
+
+/// Who authorized a call: the root, the agent it granted, and every delegation since, each
+/// with the key that signed it and the digest of the message that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Chain {
+    /// The root key id that signed the authority block.
+    pub root_key_id: u32,
+    /// The issuing authority's id.
+    pub issuer: AuthorityId,
+    /// The agent the authority granted the token to.
+    pub root_agent: AgentId,
+    /// That agent's key.
+    pub root_holder: AgentPublicKey,
+    /// The delegation hops, in order.
+    pub hops: Vec<Hop>,
+}
+
+impl Chain {
+    /// The key that must sign calls: the last hop's holder, or the root holder.
+    pub fn holder(&self) -> AgentPublicKey {
+        self.hops.last().map_or(self.root_holder, |h| h.holder)
+    }
+}
+
+/// The small, stable class of a denial that a caller may act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DenyClass {
+    /// Denied: retrying the same call will not help.
+    Denied,
+    /// The call needs approvals it does not have yet: retryable once they exist.
+    NeedsApproval,
+    /// Shared state could not be consulted: retryable.
+    StateUnavailable,
+}
+
+/// Why a call was denied. For operators, logs and audit only: never show it to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The token text is longer than the configured limit.
+    TokenTooLarge,
+    /// The token has more blocks than the configured limit.
+    TooManyBlocks,
+    /// The canonical arguments are larger than the configured limit.
+    ArgumentsTooLarge,
+    /// The arguments are nested deeper, or hold more values, than the configured limits.
+    ArgumentsTooComplex,
+    /// This executor does not guard the requested tool.
+    ToolNotGuarded,
+    /// The token could not be decoded.
+    MalformedToken,
+    /// The token's root key id is missing or not trusted.
+    UnknownRootKey,
+    /// A block signature does not verify.
+    BadTokenSignature,
+    /// The authority block's vocabulary version is not supported.
+    UnsupportedVersion(i64),
+    /// The authority block does not carry the vocabulary's required facts exactly once.
+    MalformedAuthority,
+    /// A third-party block is not a well-formed delegation record.
+    MalformedDelegation {
+        /// The block index.
+        block: usize,
+    },
+    /// A delegation block was not signed by the holder of the block before it.
+    DelegationNotByHolder {
+        /// The block index.
+        block: usize,
+    },
+    /// More delegations than the grant allows.
+    DepthExceeded {
+        /// Delegations found.
+        depth: u32,
+        /// Delegations allowed.
+        max: u32,
+    },
+    /// The proof is bound to another token.
+    ProofForAnotherToken,
+    /// The proof is bound to another executor.
+    ProofForAnotherExecutor,
+    /// The proof is bound to another call (tool, arguments, labels or cause).
+    ProofForAnotherCall,
+    /// The proof was issued too long ago.
+    ProofExpired,
+    /// The proof's issue time is in the future beyond the allowed skew.
+    ProofFromFuture,
+    /// The proof signature is not the current holder's.
+    BadProofSignature,
+    /// No block grants the tool (the authority's tool set lacks it).
+    ToolNotGranted,
+    /// A block's expiry has passed.
+    Expired {
+        /// The block index.
+        block: u32,
+    },
+    /// A block's check failed (a narrowed tool set, an argument constraint, a closed argument
+    /// list, or a check added by hand).
+    CheckFailed {
+        /// The block index.
+        block: u32,
+        /// The failed check as Datalog, for the operator.
+        check: String,
+    },
+    /// The Datalog engine hit a run limit (facts, iterations or time).
+    RunLimit(String),
+    /// The Datalog evaluation failed (e.g. an unknown extern function in a hand-made block).
+    PolicyError(String),
+    /// An internal error (e.g. the token could not be re-serialised).
+    Internal(String),
+}
+
+impl DenyReason {
+    /// The class a caller may act on.
+    pub fn class(&self) -> DenyClass {
+        DenyClass::Denied
+    }
+
+    /// A short stable name for logs and metrics (`snake_case`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DenyReason::TokenTooLarge => "token_too_large",
+            DenyReason::TooManyBlocks => "too_many_blocks",
+            DenyReason::ArgumentsTooLarge => "arguments_too_large",
+            DenyReason::ArgumentsTooComplex => "arguments_too_complex",
+            DenyReason::ToolNotGuarded => "tool_not_guarded",
+            DenyReason::MalformedToken => "malformed_token",
+            DenyReason::UnknownRootKey => "unknown_root_key",
+            DenyReason::BadTokenSignature => "bad_token_signature",
+            DenyReason::UnsupportedVersion(_) => "unsupported_version",
+            DenyReason::MalformedAuthority => "malformed_authority",
+            DenyReason::MalformedDelegation { .. } => "malformed_delegation",
+            DenyReason::DelegationNotByHolder { .. } => "delegation_not_by_holder",
+            DenyReason::DepthExceeded { .. } => "depth_exceeded",
+            DenyReason::ProofForAnotherToken => "proof_for_another_token",
+            DenyReason::ProofForAnotherExecutor => "proof_for_another_executor",
+            DenyReason::ProofForAnotherCall => "proof_for_another_call",
+            DenyReason::ProofExpired => "proof_expired",
+            DenyReason::ProofFromFuture => "proof_from_future",
+            DenyReason::BadProofSignature => "bad_proof_signature",
+            DenyReason::ToolNotGranted => "tool_not_granted",
+            DenyReason::Expired { .. } => "expired",
+            DenyReason::CheckFailed { .. } => "check_failed",
+            DenyReason::RunLimit(_) => "run_limit",
+            DenyReason::PolicyError(_) => "policy_error",
+            DenyReason::Internal(_) => "internal",
+        }
+    }
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DenyReason::UnsupportedVersion(v) => write!(f, "unsupported vocabulary version `{v}`"),
+            DenyReason::MalformedDelegation { block } => {
+                write!(f, "block {block} is not a well-formed delegation")
+            }
+            DenyReason::DelegationNotByHolder { block } => {
+                write!(
+                    f,
+                    "block {block} is a delegation not signed by the current holder"
+                )
+            }
+            DenyReason::DepthExceeded { depth, max } => {
+                write!(f, "delegation depth {depth} exceeds {max}")
+            }
+            DenyReason::Expired { block } => write!(f, "block {block} has expired"),
+            DenyReason::CheckFailed { block, check } => {
+                write!(f, "block {block} check failed: `{check}`")
+            }
+            DenyReason::RunLimit(m) => write!(f, "datalog run limit: {m}"),
+            DenyReason::PolicyError(m) => write!(f, "datalog error: {m}"),
+            DenyReason::Internal(m) => write!(f, "internal error: {m}"),
+            other => f.write_str(&other.code().replace('_', " ")),
+        }
+    }
+}
+
+/// A denial. Its `Display` and `Debug` are one fixed generic message, safe to return to a
+/// caller (even a prompt-injected one): the reason is reachable only through
+/// [`Denied::operator_reason`], for audit logs and `tracing`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Denied {
+    reason: DenyReason,
+}
+
+impl Denied {
+    /// The message every denial displays.
+    pub const MESSAGE: &'static str = "agentcap: call denied";
+
+    pub(crate) fn new(reason: DenyReason) -> Self {
+        Self { reason }
+    }
+
+    /// The class a caller may act on.
+    pub fn class(&self) -> DenyClass {
+        self.reason.class()
+    }
+
+    /// The precise reason, for operators only.
+    pub fn operator_reason(&self) -> &DenyReason {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MESSAGE)
+    }
+}
+
+impl fmt::Debug for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Denied({:?})", self.class())
+    }
+}
+
+impl std::error::Error for Denied {}

@@ -1,0 +1,321 @@
+//! What an authority grants one agent, and how a holder narrows it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use crate::constraint::Constraint;
+use crate::error::Error;
+use crate::ids::{AgentId, ToolName};
+use crate::keys::AgentPublicKey;
+
+/// The most tools one grant or narrowing may name.
+pub const MAX_TOOLS: usize = 64;
+/// The most argument constraints one tool may carry in one block.
+pub const MAX_ARGS_PER_TOOL: usize = 64;
+/// The longest JSON Pointer accepted, in bytes.
+pub const MAX_POINTER_LEN: usize = 256;
+
+/// Turns an argument name (`path`) or a JSON Pointer (`/opts/mode`, RFC 6901) into a pointer.
+///
+/// # Errors
+/// [`Error::Invalid`] for an empty name, a malformed escape or an over-long pointer.
+pub(crate) fn arg_pointer(name_or_pointer: &str) -> Result<String, Error> {
+    let pointer = if name_or_pointer.starts_with('/') {
+        name_or_pointer.to_owned()
+    } else if name_or_pointer.is_empty() {
+        return Err(Error::invalid("argument name", name_or_pointer));
+    } else {
+        format!("/{}", name_or_pointer.replace('~', "~0").replace('/', "~1"))
+    };
+    if pointer.len() > MAX_POINTER_LEN || top_level_key(&pointer).is_none() {
+        return Err(Error::invalid("argument pointer", name_or_pointer));
+    }
+    Ok(pointer)
+}
+
+/// The top-level argument name a pointer starts with, unescaped; `None` if malformed.
+pub(crate) fn top_level_key(pointer: &str) -> Option<String> {
+    let rest = pointer.strip_prefix('/')?;
+    let mut segments = rest.split('/').map(unescape);
+    let first = segments.next()??;
+    for s in segments {
+        s?;
+    }
+    Some(first)
+}
+
+fn unescape(segment: &str) -> Option<String> {
+    let mut out = String::with_capacity(segment.len());
+    let mut chars = segment.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0') => out.push('~'),
+                Some('1') => out.push('/'),
+                _ => return None,
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// The constraints on one tool's arguments.
+///
+/// **Closed world:** an argument the grant does not mention is denied, unless
+/// [`ToolGrant::allow_other_args`] was called. A mentioned argument with a constraint other than
+/// [`Constraint::Any`] must be present in the call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolGrant {
+    pub(crate) args: BTreeMap<String, Constraint>,
+    pub(crate) other_args: bool,
+    pub(crate) invalid: Option<String>,
+}
+
+impl ToolGrant {
+    /// A tool grant with no arguments allowed yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Constrains one argument, by top-level name (`path`) or JSON Pointer (`/opts/mode`).
+    /// An invalid name is reported when the grant is built.
+    pub fn arg(mut self, name_or_pointer: &str, constraint: Constraint) -> Self {
+        match arg_pointer(name_or_pointer) {
+            Ok(p) => {
+                self.args.insert(p, constraint);
+            }
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Lets the call carry arguments the grant does not mention.
+    pub fn allow_other_args(mut self) -> Self {
+        self.other_args = true;
+        self
+    }
+
+    /// The constraints, by JSON Pointer.
+    pub fn args(&self) -> &BTreeMap<String, Constraint> {
+        &self.args
+    }
+
+    /// Whether unmentioned arguments are allowed.
+    pub fn allows_other_args(&self) -> bool {
+        self.other_args
+    }
+
+    pub(crate) fn validate(&self, tool: &ToolName) -> Result<(), Error> {
+        if let Some(e) = &self.invalid {
+            return Err(Error::grant(format!("tool `{tool}`: {e}")));
+        }
+        if self.args.len() > MAX_ARGS_PER_TOOL {
+            return Err(Error::grant(format!(
+                "tool `{tool}` has more than {MAX_ARGS_PER_TOOL} argument constraints"
+            )));
+        }
+        for c in self.args.values() {
+            c.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything an authority grants one agent: validated, typed, closed-world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub(crate) agent: AgentId,
+    pub(crate) holder: AgentPublicKey,
+    pub(crate) tools: BTreeMap<ToolName, ToolGrant>,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) max_depth: u32,
+}
+
+impl Grant {
+    /// Starts a grant for `agent`, whose key `holder` must sign every call, valid until
+    /// `expires_at`. Every field a grant cannot do without is an argument here.
+    pub fn builder(
+        agent: AgentId,
+        holder: AgentPublicKey,
+        expires_at: OffsetDateTime,
+    ) -> GrantBuilder {
+        GrantBuilder {
+            grant: Grant {
+                agent,
+                holder,
+                tools: BTreeMap::new(),
+                expires_at,
+                max_depth: 0,
+            },
+            invalid: None,
+        }
+    }
+
+    /// The agent the grant is for.
+    pub fn agent(&self) -> AgentId {
+        self.agent
+    }
+
+    /// The holder key that must sign calls.
+    pub fn holder(&self) -> AgentPublicKey {
+        self.holder
+    }
+
+    /// The granted tools.
+    pub fn tools(&self) -> &BTreeMap<ToolName, ToolGrant> {
+        &self.tools
+    }
+
+    /// When the token stops being valid.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
+    }
+
+    /// How many delegations may follow the authority block.
+    pub fn max_depth(&self) -> u32 {
+        self.max_depth
+    }
+}
+
+/// Builds a [`Grant`]; see [`Grant::builder`].
+#[derive(Clone, Debug)]
+pub struct GrantBuilder {
+    grant: Grant,
+    invalid: Option<String>,
+}
+
+impl GrantBuilder {
+    /// Grants a tool with its argument constraints. An invalid name is reported by `build`.
+    pub fn tool(mut self, name: &str, grant: ToolGrant) -> Self {
+        match ToolName::new(name) {
+            Ok(n) => {
+                self.grant.tools.insert(n, grant);
+            }
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// How many delegations may follow. Defaults to 0: the token cannot be delegated.
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.grant.max_depth = depth;
+        self
+    }
+
+    /// Validates and returns the grant.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when no tool is granted, too many are, a name or constraint is
+    /// invalid, or the depth exceeds 16.
+    pub fn build(self) -> Result<Grant, Error> {
+        if let Some(e) = self.invalid {
+            return Err(Error::grant(e));
+        }
+        let g = self.grant;
+        if g.tools.is_empty() {
+            return Err(Error::grant("a grant needs at least one tool"));
+        }
+        if g.tools.len() > MAX_TOOLS {
+            return Err(Error::grant(format!(
+                "a grant may name at most {MAX_TOOLS} tools"
+            )));
+        }
+        if g.max_depth > 16 {
+            return Err(Error::grant("max delegation depth is limited to 16"));
+        }
+        for (name, tool) in &g.tools {
+            tool.validate(name)?;
+        }
+        Ok(g)
+    }
+}
+
+/// A narrowing that a holder appends to a token (anonymously, or inside a delegation):
+/// fewer tools, more argument constraints, closed argument lists, an earlier expiry.
+/// It can only remove authority: the crate refuses one that is not provably narrower, and the
+/// verifier enforces every block's checks regardless.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Narrowing {
+    pub(crate) tools: Option<BTreeSet<ToolName>>,
+    pub(crate) args: BTreeMap<ToolName, BTreeMap<String, Constraint>>,
+    pub(crate) close: BTreeSet<ToolName>,
+    pub(crate) expires_at: Option<OffsetDateTime>,
+    pub(crate) invalid: Option<String>,
+}
+
+impl Narrowing {
+    /// A narrowing that narrows nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps only these tools.
+    pub fn only_tools<'a>(mut self, tools: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut set = BTreeSet::new();
+        for t in tools {
+            match ToolName::new(t) {
+                Ok(n) => {
+                    set.insert(n);
+                }
+                Err(e) => self.invalid = Some(e.to_string()),
+            }
+        }
+        self.tools = Some(set);
+        self
+    }
+
+    /// Adds a constraint on one argument of one tool.
+    pub fn constrain(mut self, tool: &str, name_or_pointer: &str, constraint: Constraint) -> Self {
+        match (ToolName::new(tool), arg_pointer(name_or_pointer)) {
+            (Ok(t), Ok(p)) => {
+                self.args.entry(t).or_default().insert(p, constraint);
+            }
+            (Err(e), _) | (_, Err(e)) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Denies, for this tool, every argument no block so far mentions.
+    pub fn close_args(mut self, tool: &str) -> Self {
+        match ToolName::new(tool) {
+            Ok(t) => {
+                self.close.insert(t);
+            }
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Expires earlier.
+    pub fn expires_at(mut self, at: OffsetDateTime) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if let Some(e) = &self.invalid {
+            return Err(Error::grant(e.clone()));
+        }
+        if let Some(t) = &self.tools {
+            if t.is_empty() || t.len() > MAX_TOOLS {
+                return Err(Error::grant(format!(
+                    "a narrowing keeps 1 to {MAX_TOOLS} tools"
+                )));
+            }
+        }
+        for (tool, args) in &self.args {
+            if args.len() > MAX_ARGS_PER_TOOL {
+                return Err(Error::grant(format!(
+                    "tool `{tool}` has more than {MAX_ARGS_PER_TOOL} argument constraints"
+                )));
+            }
+            for c in args.values() {
+                c.validate()?;
+            }
+        }
+        Ok(())
+    }
+}

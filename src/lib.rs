@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod authority;
+mod call;
+mod clock;
+mod constraint;
+mod decision;
+mod error;
+mod grant;
+mod ids;
+mod keys;
+mod limits;
+mod subpath;
+mod token;
+mod url_policy;
+mod value;
+mod verify;
+mod vocabulary;
+
+pub use authority::Authority;
+pub use call::{CallProof, Digest, ToolCall};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use constraint::{
+    Constraint, Scalar, ValueSet, MAX_CONSTRAINT_NODES, MAX_CONSTRAINT_STRING, MAX_REGEX_LEN,
+    MAX_SET_LEN,
+};
+pub use decision::{Authorized, Chain, Denied, DenyClass, DenyReason};
+pub use error::Error;
+pub use grant::{
+    Grant, GrantBuilder, Narrowing, ToolGrant, MAX_ARGS_PER_TOOL, MAX_POINTER_LEN, MAX_TOOLS,
+};
+pub use ids::{AgentId, AuthorityId, ExecutorId, Label, ToolName};
+pub use keys::{AgentKey, AgentPublicKey, AuthorityKey, RootPublicKey, TrustedRoots};
+pub use limits::Limits;
+pub use token::{Hop, Token, TokenDescription, TokenId};
+pub use url_policy::UrlPolicy;
+pub use verify::{Verifier, VerifierBuilder};

@@ -1,0 +1,65 @@
+//! The safe sub-path rule: a path argument must name a place at or below a root directory.
+//!
+//! The check is lexical: it cannot see the file system, so it cannot know about symbolic links.
+//! A tool that opens the path must still refuse to follow links out of the root (e.g. open with
+//! `O_NOFOLLOW` or resolve and re-check); the threat model says so.
+
+/// The longest path accepted, in bytes.
+pub(crate) const MAX_PATH_LEN: usize = 4096;
+
+/// Splits an absolute path into its normalised components, or `None` when the path is not one
+/// this rule accepts at all: relative, too long, with `..`, a backslash, a percent sign (encoded
+/// tricks), a NUL or another control character.
+pub(crate) fn components(path: &str) -> Option<Vec<&str>> {
+    if path.len() > MAX_PATH_LEN || !path.starts_with('/') {
+        return None;
+    }
+    if path
+        .chars()
+        .any(|c| c == '\\' || c == '%' || c.is_control())
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// Whether `path` is at or below `root` (both absolute, checked as [`components`] says).
+pub(crate) fn is_within(root: &str, path: &str) -> bool {
+    match (components(root), components(path)) {
+        (Some(root), Some(path)) => path.starts_with(&root),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subpath_table() {
+        let rows: &[(&str, &str, bool)] = &[
+            ("/data", "/data/a.txt", true),
+            ("/data", "/data", true),
+            ("/data", "/data//x/./y", true),
+            ("/data", "/database", false),
+            ("/data", "/data/../etc/passwd", false),
+            ("/data", "/data/%2e%2e/etc", false),
+            ("/data", "/data\\..\\etc", false),
+            ("/data", "data/a", false),
+            ("/data", "/etc/passwd", false),
+            ("/data", "/data/a\u{0}b", false),
+            ("/", "/anything/at/all", true),
+        ];
+        for (root, path, want) in rows {
+            assert_eq!(is_within(root, path), *want, "{root} {path}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The token: a biscuit whose blocks speak the agentcap vocabulary, and the holder-side
+//! operations on it (attenuate, delegate, describe).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use biscuit_auth::Biscuit;
+use time::OffsetDateTime;
+
+use crate::call::Digest;
+use crate::constraint::Constraint;
+use crate::error::Error;
+use crate::grant::Narrowing;
+use crate::ids::{AgentId, ToolName};
+use crate::keys::{AgentKey, AgentPublicKey, TrustedRoots};
+use crate::vocabulary::{self, BlockView, DelegationFacts};
+
+/// The id of a token: the revocation id of its last block (64 bytes). Revoking it cuts this
+/// token and every token derived from it. Text form: lowercase hex.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenId(Vec<u8>);
+
+impl TokenId {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        (!bytes.is_empty() && bytes.len() <= 128).then(|| Self(bytes.to_vec()))
+    }
+
+    /// The bytes of the id.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0))
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenId({self})")
+    }
+}
+
+/// A capability token whose signatures were checked against trusted roots.
+///
+/// This is the holder's handle: it can be encoded, attenuated, delegated, described and used
+/// to sign calls. Verification of a call is the [`Verifier`](crate::Verifier)'s job, which
+/// decodes the token text again itself.
+#[derive(Clone)]
+pub struct Token {
+    pub(crate) biscuit: Biscuit,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("id", &self.id())
+            .field("blocks", &self.biscuit.block_count())
+            .finish()
+    }
+}
+
+impl Token {
+    /// Decodes base64url token text and checks every signature against `roots`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] when the text is not a token, the key id is unknown, or a
+    /// signature does not verify.
+    pub fn from_base64(text: &str, roots: &TrustedRoots) -> Result<Self, Error> {
+        let biscuit = Biscuit::from_base64(text.trim(), roots.provider())
+            .map_err(|e| Error::InvalidToken(e.to_string()))?;
+        Ok(Self { biscuit })
+    }
+
+    /// The base64url text form (with padding, as biscuit writes it).
+    ///
+    /// # Errors
+    /// [`Error::Biscuit`] if serialisation fails.
+    pub fn to_base64(&self) -> Result<String, Error> {
+        Ok(self.biscuit.to_base64()?)
+    }
+
+    /// The size of the serialized token, in bytes.
+    ///
+    /// # Errors
+    /// [`Error::Biscuit`] if serialisation fails.
+    pub fn size(&self) -> Result<usize, Error> {
+        Ok(self.biscuit.serialized_size()?)
+    }
+
+    /// The token id (the last block's revocation id).
+    pub fn id(&self) -> TokenId {
+        let ids = self.biscuit.revocation_identifiers();
+        TokenId(ids.last().cloned().unwrap_or_default())
+    }
+
+    /// The revocation id of every block, authority first.
+    pub fn revocation_ids(&self) -> Vec<TokenId> {
+        self.biscuit
+            .revocation_identifiers()
+            .into_iter()
+            .map(TokenId)
+            .collect()
+    }
+
+    /// The number of blocks (authority included).
+    pub fn block_count(&self) -> usize {
+        self.biscuit.block_count()
+    }
+
+    /// The root key id the token was issued under.
+    pub fn root_key_id(&self) -> Option<u32> {
+        self.biscuit.root_key_id()
+    }
+
+    /// What the token says, block by block, and what it allows in effect.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] when a block does not speak the vocabulary.
+    pub fn describe(&self) -> Result<TokenDescription, Error> {
+        let mut blocks = Vec::with_capacity(self.biscuit.block_count());
+        for i in 0..self.biscuit.block_count() {
+            let src = self.biscuit.print_block_source(i)?;
+            let signer = self
+                .biscuit
+                .block_external_key(i)?
+                .and_then(|k| AgentPublicKey::from_biscuit(&k));
+            blocks.push((vocabulary::block_view(&src)?, signer));
+        }
+        TokenDescription::from_views(blocks)
+    }
+
+    /// Appends an anonymous block that narrows the token. Anyone holding the token text can
+    /// do this; no key is needed and the holder does not change.
+    ///
+    /// # Errors
+    /// [`Error::NotNarrower`] when the narrowing is not provably narrower than the token
+    /// (a tool it lacks, a constraint not within the existing one, a later expiry);
+    /// [`Error::InvalidGrant`] when it is malformed or empty.
+    pub fn attenuate(&self, narrowing: &Narrowing) -> Result<Token, Error> {
+        let desc = self.describe()?;
+        let close = desc.check_narrowing(narrowing)?;
+        let block = vocabulary::narrowing_block(narrowing, &close, None)?;
+        Ok(Token {
+            biscuit: self.biscuit.append(block)?,
+        })
+    }
+
+    /// Delegates the token to `next_holder` (agent `next_agent`) because of the message whose
+    /// digest is `cause`, narrowed by `narrowing`. The block is a third-party block signed by
+    /// `current_holder`, which must be the token's current holder key.
+    ///
+    /// # Errors
+    /// [`Error::NotHolder`] when `current_holder` is not the current holder;
+    /// [`Error::DepthExhausted`] when the grant allows no further delegation;
+    /// [`Error::NotNarrower`] / [`Error::InvalidGrant`] as for [`Token::attenuate`].
+    pub fn delegate(
+        &self,
+        current_holder: &AgentKey,
+        next_holder: AgentPublicKey,
+        next_agent: AgentId,
+        cause: Digest,
+        narrowing: &Narrowing,
+    ) -> Result<Token, Error> {
+        let desc = self.describe()?;
+        if desc.holder != current_holder.public() {
+            return Err(Error::NotHolder);
+        }
+        if desc.hops.len() >= desc.max_depth as usize {
+            return Err(Error::DepthExhausted(desc.max_depth));
+        }
+        let close = if narrowing == &Narrowing::new() {
+            BTreeMap::new()
+        } else {
+            desc.check_narrowing(narrowing)?
+        };
+        let facts = DelegationFacts {
+            block_index: self.biscuit.block_count(),
+            next_holder,
+            next_agent,
+            cause: cause.to_bytes(),
+        };
+        let block = vocabulary::narrowing_block(narrowing, &close, Some(&facts))?;
+        let request = self.biscuit.third_party_request()?;
+        let signed = request.create_block(&current_holder.to_biscuit()?, block)?;
+        let biscuit = self
+            .biscuit
+            .append_third_party(current_holder.public().to_biscuit()?, signed)?;
+        Ok(Token { biscuit })
+    }
+}
+
+/// One delegation hop as the token records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hop {
+    /// The key that signed the delegation (the holder before it).
+    pub delegator: AgentPublicKey,
+    /// The new holder's key.
+    pub holder: AgentPublicKey,
+    /// The new holder's agent id.
+    pub agent: AgentId,
+    /// The digest of the message that caused the delegation.
+    pub cause: Digest,
+}
+
+/// A readable summary of a token: who holds it, how it got there, and what it allows in
+/// effect (the intersection of every block).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TokenDescription {
+    /// The agent the authority granted the token to.
+    pub root_agent: AgentId,
+    /// The current holder: the key that must sign calls.
+    pub holder: AgentPublicKey,
+    /// The delegation hops, in order.
+    pub hops: Vec<Hop>,
+    /// The grant's maximum delegation depth.
+    pub max_depth: u32,
+    /// The tools allowed in effect.
+    pub tools: BTreeSet<ToolName>,
+    /// Per tool, every constraint from every block, by JSON Pointer.
+    pub constraints: BTreeMap<ToolName, BTreeMap<String, Vec<Constraint>>>,
+    /// Tools that accept unmentioned arguments.
+    pub open_tools: BTreeSet<ToolName>,
+    /// The earliest expiry of any block.
+    pub expires_at: OffsetDateTime,
+}
+
+impl TokenDescription {
+    fn from_views(blocks: Vec<(BlockView, Option<AgentPublicKey>)>) -> Result<Self, Error> {
+        let bad = |m: &str| Error::InvalidToken(m.to_owned());
+        let mut iter = blocks.into_iter();
+        let (auth, _) = iter.next().ok_or_else(|| bad("no authority block"))?;
+        let holder = auth
+            .holder
+            .as_deref()
+            .ok_or_else(|| bad("no holder in the authority block"))?;
+        let mut holder = AgentPublicKey::from_bytes(holder)?;
+        let root_agent: AgentId = auth
+            .agent
+            .as_deref()
+            .ok_or_else(|| bad("no agent id"))?
+            .parse()?;
+        let max_depth = u32::try_from(auth.max_depth.ok_or_else(|| bad("no depth"))?)
+            .map_err(|_| bad("bad depth"))?;
+        let names = |set: &BTreeSet<String>| -> Result<BTreeSet<ToolName>, Error> {
+            set.iter().map(|t| ToolName::new(t.as_str())).collect()
+        };
+        let mut tools = names(auth.tools.as_ref().ok_or_else(|| bad("no tools"))?)?;
+        let mut open_tools = names(&auth.open)?;
+        let mut expires = auth.expires_at.ok_or_else(|| bad("no expiry"))?;
+        let mut constraints: BTreeMap<ToolName, BTreeMap<String, Vec<Constraint>>> =
+            BTreeMap::new();
+        let mut hops = Vec::new();
+        let mut all = vec![(auth, None)];
+        all.extend(iter);
+        for (view, signer) in all {
+            if let Some(t) = &view.tools {
+                let t = names(t)?;
+                tools = tools.intersection(&t).cloned().collect();
+            }
+            for closed in names(&view.closed)? {
+                open_tools.remove(&closed);
+            }
+            for (tool, pointer, c) in view.constraints {
+                constraints
+                    .entry(ToolName::new(tool)?)
+                    .or_default()
+                    .entry(pointer)
+                    .or_default()
+                    .push(c);
+            }
+            if let Some(e) = view.expires_at {
+                expires = expires.min(e);
+            }
+            if let (Some((h, a, c)), Some(signer)) = (view.delegation, signer) {
+                let next = AgentPublicKey::from_bytes(&h)?;
+                let cause: [u8; 32] = c.as_slice().try_into().map_err(|_| bad("bad cause"))?;
+                hops.push(Hop {
+                    delegator: signer,
+                    holder: next,
+                    agent: a.parse()?,
+                    cause: Digest::from_bytes(cause),
+                });
+                holder = next;
+            }
+        }
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(expires).map_err(|_| bad("bad expiry"))?;
+        Ok(Self {
+            root_agent,
+            holder,
+            hops,
+            max_depth,
+            tools,
+            constraints,
+            open_tools,
+            expires_at,
+        })
+    }
+
+    /// Checks that `n` is provably narrower; returns, per tool it closes, the keys to keep.
+    fn check_narrowing(
+        &self,
+        n: &Narrowing,
+    ) -> Result<BTreeMap<ToolName, BTreeSet<String>>, Error> {
+        n.validate()?;
+        if let Some(tools) = &n.tools {
+            if let Some(extra) = tools.iter().find(|t| !self.tools.contains(*t)) {
+                return Err(Error::NotNarrower(format!(
+                    "tool `{extra}` is not granted by the token"
+                )));
+            }
+        }
+        for (tool, args) in &n.args {
+            if !self.tools.contains(tool) {
+                return Err(Error::NotNarrower(format!(
+                    "tool `{tool}` is not granted by the token"
+                )));
+            }
+            let existing = self.constraints.get(tool);
+            for (pointer, c) in args {
+                match existing.and_then(|e| e.get(pointer)) {
+                    Some(parents) => {
+                        if let Some(p) = parents.iter().find(|p| !c.is_subset_of(p)) {
+                            return Err(Error::NotNarrower(format!(
+                                "constraint on `{pointer}` of tool `{tool}` is not within {}",
+                                serde_json::to_string(p).unwrap_or_default()
+                            )));
+                        }
+                    }
+                    None if self.open_tools.contains(tool) => {}
+                    None => {
+                        return Err(Error::NotNarrower(format!(
+                            "argument `{pointer}` is not allowed for tool `{tool}`"
+                        )))
+                    }
+                }
+            }
+        }
+        let mut close = BTreeMap::new();
+        for tool in &n.close {
+            if !self.tools.contains(tool) {
+                return Err(Error::NotNarrower(format!(
+                    "tool `{tool}` is not granted by the token"
+                )));
+            }
+            let mut pointers: Vec<&String> = self
+                .constraints
+                .get(tool)
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            if let Some(a) = n.args.get(tool) {
+                pointers.extend(a.keys());
+            }
+            close.insert(tool.clone(), vocabulary::keys_of(pointers));
+        }
+        if let Some(at) = n.expires_at {
+            if at > self.expires_at {
+                return Err(Error::NotNarrower(format!(
+                    "expiry {at} is later than the token's {}",
+                    self.expires_at
+                )));
+            }
+        }
+        Ok(close)
+    }
+}

@@ -1,0 +1,208 @@
+//! The URL rule: allowed schemes and hosts, with the usual confusions closed.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+use crate::error::Error;
+
+/// The longest URL accepted, in bytes.
+pub(crate) const MAX_URL_LEN: usize = 2048;
+
+/// Which URLs an argument may hold: a scheme set and a host set.
+///
+/// A host pattern is an exact lowercase host (`api.example.com`) or a suffix pattern
+/// (`*.example.com`, which matches subdomains but not `example.com` itself). Always rejected:
+/// user info (`https://good.com@evil.com`), backslashes, whitespace and control characters,
+/// explicit ports (a port equal to the scheme's default is dropped by parsing and accepted),
+/// trailing dots, IP literals unless `allow_ip_literals` (then the literal must be listed as a
+/// host, IPv6 in brackets), and punycode (`xn--`) labels matched only by a wildcard.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UrlPolicy {
+    /// Allowed schemes, lowercase (e.g. `https`).
+    pub schemes: BTreeSet<String>,
+    /// Allowed host patterns.
+    pub hosts: BTreeSet<String>,
+    /// Whether IP-literal hosts may match. Defaults to `false`.
+    #[serde(default)]
+    pub allow_ip_literals: bool,
+}
+
+impl UrlPolicy {
+    /// A policy for the given schemes and host patterns, IP literals refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when a set is empty or a scheme or host pattern is malformed.
+    pub fn new<S, H>(schemes: S, hosts: H) -> Result<Self, Error>
+    where
+        S: IntoIterator,
+        S::Item: Into<String>,
+        H: IntoIterator,
+        H::Item: Into<String>,
+    {
+        let policy = Self {
+            schemes: schemes.into_iter().map(Into::into).collect(),
+            hosts: hosts.into_iter().map(Into::into).collect(),
+            allow_ip_literals: false,
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// The same policy, with IP literals allowed when listed as hosts.
+    pub fn allowing_ip_literals(mut self) -> Self {
+        self.allow_ip_literals = true;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.schemes.is_empty() || self.hosts.is_empty() {
+            return Err(Error::grant(
+                "a url constraint needs at least one scheme and one host",
+            ));
+        }
+        for s in &self.schemes {
+            let ok = !s.is_empty()
+                && s.len() <= 32
+                && s.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '+' || c == '-' || c == '.'
+                });
+            if !ok {
+                return Err(Error::grant(format!("invalid url scheme `{s}`")));
+            }
+        }
+        for h in &self.hosts {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            let ok = !bare.is_empty()
+                && h.len() <= 253
+                && !bare.contains('*')
+                && !bare.ends_with('.')
+                && !bare.starts_with('.')
+                && bare.chars().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, '-' | '.' | ':' | '[' | ']')
+                });
+            if !ok {
+                return Err(Error::grant(format!("invalid url host pattern `{h}`")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `candidate` is allowed by this policy.
+    pub fn allows(&self, candidate: &str) -> bool {
+        if candidate.len() > MAX_URL_LEN
+            || candidate
+                .chars()
+                .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+        {
+            return false;
+        }
+        let Ok(url) = Url::parse(candidate) else {
+            return false;
+        };
+        if !self.schemes.contains(url.scheme()) {
+            return false;
+        }
+        if !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
+            return false;
+        }
+        match url.host() {
+            Some(Host::Domain(domain)) => self.domain_allowed(domain),
+            Some(Host::Ipv4(_)) | Some(Host::Ipv6(_)) => {
+                self.allow_ip_literals && url.host_str().is_some_and(|h| self.hosts.contains(h))
+            }
+            None => false,
+        }
+    }
+
+    fn domain_allowed(&self, domain: &str) -> bool {
+        if domain.is_empty() || domain.ends_with('.') {
+            return false;
+        }
+        if self.hosts.contains(domain) {
+            return true;
+        }
+        self.hosts.iter().any(|pattern| {
+            let Some(suffix) = pattern.strip_prefix("*.") else {
+                return false;
+            };
+            let Some(head) = domain
+                .strip_suffix(suffix)
+                .and_then(|h| h.strip_suffix('.'))
+            else {
+                return false;
+            };
+            // A wildcard never stands for a punycode label: those must be listed explicitly.
+            !head.is_empty() && !head.split('.').any(|label| label.starts_with("xn--"))
+        })
+    }
+
+    /// Whether every URL this policy allows is allowed by `parent` (conservative).
+    pub(crate) fn is_subset_of(&self, parent: &UrlPolicy) -> bool {
+        if !self.schemes.is_subset(&parent.schemes)
+            || (self.allow_ip_literals && !parent.allow_ip_literals)
+        {
+            return false;
+        }
+        self.hosts.iter().all(|h| {
+            if parent.hosts.contains(h) {
+                return true;
+            }
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            parent.hosts.iter().any(|p| {
+                p.strip_prefix("*.").is_some_and(|suffix| {
+                    bare.strip_suffix(suffix)
+                        .and_then(|head| head.strip_suffix('.'))
+                        .is_some_and(|head| {
+                            !head.is_empty() && !head.split('.').any(|l| l.starts_with("xn--"))
+                        })
+                })
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn url_table() {
+        let p = UrlPolicy::new(["https"], ["api.example.com", "*.docs.example.com"]).unwrap();
+        let rows: &[(&str, bool)] = &[
+            ("https://api.example.com/v1?q=1", true),
+            ("https://a.docs.example.com/x", true),
+            ("https://docs.example.com/x", false),
+            ("http://api.example.com/", false),
+            ("https://api.example.com@evil.com/", false),
+            ("https://user:pw@api.example.com/", false),
+            ("https://evil.com#@api.example.com", false),
+            ("https://api.example.com.evil.com/", false),
+            ("https://api.example.com:8443/", false),
+            ("https://api.example.com:443/", true),
+            ("https://API.EXAMPLE.COM/", true),
+            ("https://api.example.com./", false),
+            ("https:\\\\api.example.com\\", false),
+            ("https://127.0.0.1/", false),
+            ("https://xn--80ak6aa92e.docs.example.com/", false),
+            (" https://api.example.com/", false),
+            ("not a url", false),
+        ];
+        for (u, want) in rows {
+            assert_eq!(p.allows(u), *want, "{u}");
+        }
+        let ip = UrlPolicy::new(["http"], ["127.0.0.1"])
+            .unwrap()
+            .allowing_ip_literals();
+        assert!(ip.allows("http://127.0.0.1/x"));
+        assert!(
+            ip.allows("http://0x7f.0.0.1/x"),
+            "the parser normalises hex to 127.0.0.1"
+        );
+        assert!(!ip.allows("http://10.0.0.1/x"));
+    }
+}

@@ -1,0 +1,50 @@
+//! The scalar view of a JSON argument that constraints and Datalog facts share.
+
+use serde_json::Value;
+
+/// One JSON value as constraints see it. Integral numbers that fit `i64` are integers whatever
+/// their JSON spelling (`1`, `1.0`, `1e0`), because RFC 8785 canonicalisation spells them alike.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ArgValue<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    /// An array or object: only its leaves are addressable.
+    Container,
+}
+
+impl<'a> ArgValue<'a> {
+    pub(crate) fn of(value: &'a Value) -> Self {
+        match value {
+            Value::String(s) => ArgValue::Str(s),
+            Value::Bool(b) => ArgValue::Bool(*b),
+            Value::Null => ArgValue::Null,
+            Value::Number(n) => number(n),
+            Value::Array(_) | Value::Object(_) => ArgValue::Container,
+        }
+    }
+
+    pub(crate) fn as_f64(&self) -> Option<f64> {
+        match self {
+            ArgValue::Int(i) => Some(*i as f64),
+            ArgValue::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+fn number(n: &serde_json::Number) -> ArgValue<'static> {
+    if let Some(i) = n.as_i64() {
+        return ArgValue::Int(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+            ArgValue::Int(f as i64)
+        }
+        Some(f) => ArgValue::Float(f),
+        // Not reachable with serde_json's default number type; treat as an opaque container.
+        None => ArgValue::Container,
+    }
+}

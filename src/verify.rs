@@ -1,0 +1,355 @@
+//! The tool executor's side: verify a token, the holder's proof and the exact call.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use biscuit_auth::error::{Format, Logic, Token as BiscuitError};
+use biscuit_auth::{AuthorizerBuilder, Biscuit};
+use time::OffsetDateTime;
+
+use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
+use crate::clock::{Clock, SystemClock};
+use crate::decision::{Authorized, Chain, Denied, DenyReason};
+use crate::error::Error;
+use crate::ids::{AgentId, AuthorityId, ExecutorId, ToolName};
+use crate::keys::{AgentPublicKey, TrustedRoots};
+use crate::limits::Limits;
+use crate::token::{Hop, TokenId};
+use crate::vocabulary;
+
+/// Verifies calls for one executor. Built with everything it cannot do without — the
+/// executor's own id (the audience proofs must name), the trusted roots, and the tools it
+/// guards — so the safe path is the only path.
+///
+/// # Examples
+/// ```
+/// # use agentcap::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let authority = Authority::new(AuthorityId::new("ops")?, AuthorityKey::generate(1));
+/// # let agent = AgentKey::generate();
+/// # let grant = Grant::builder(AgentId::random(), agent.public(), OffsetDateTime::now_utc() + Duration::hours(1))
+/// #     .tool("read_file", ToolGrant::new().arg("path", Constraint::sub_path("/data")?))
+/// #     .build()?;
+/// # let token = authority.issue(&grant)?;
+/// let executor = ExecutorId::new("files-1")?;
+/// let verifier = Verifier::builder(executor.clone(), authority.key().public().into(), ["read_file"]).build()?;
+/// let call = ToolCall::new("read_file", serde_json::json!({"path": "/data/q3.csv"}))?;
+/// let proof = CallProof::sign(&agent, &token, &executor, &call, OffsetDateTime::now_utc())?;
+/// let authorized = verifier.verify(&token.to_base64()?, &call, &proof).expect("allowed");
+/// assert_eq!(authorized.call().tool().as_str(), "read_file");
+/// # Ok::<(), agentcap::Error>(())
+/// ```
+pub struct Verifier {
+    audience: ExecutorId,
+    roots: TrustedRoots,
+    tools: BTreeSet<ToolName>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("audience", &self.audience)
+            .field("roots", &self.roots)
+            .field("tools", &self.tools)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Verifier`]; see [`Verifier::builder`].
+pub struct VerifierBuilder {
+    audience: ExecutorId,
+    roots: TrustedRoots,
+    tools: Vec<String>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl VerifierBuilder {
+    /// Uses `clock` for expiry and proof freshness. Defaults to [`SystemClock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses `limits`. Defaults to [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the verifier.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when no root is trusted or no tool is guarded (an empty
+    /// registry must never mean "allow everything"); [`Error::Invalid`] for a bad tool name.
+    pub fn build(self) -> Result<Verifier, Error> {
+        if self.roots.is_empty() {
+            return Err(Error::grant("a verifier needs at least one trusted root"));
+        }
+        let tools = self
+            .tools
+            .iter()
+            .map(|t| ToolName::new(t.as_str()))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        if tools.is_empty() {
+            return Err(Error::grant("a verifier needs at least one guarded tool"));
+        }
+        Ok(Verifier {
+            audience: self.audience,
+            roots: self.roots,
+            tools,
+            clock: self.clock,
+            limits: self.limits,
+        })
+    }
+}
+
+impl Verifier {
+    /// Starts a verifier for executor `audience`, trusting `roots`, guarding `tools`.
+    pub fn builder<I, S>(audience: ExecutorId, roots: TrustedRoots, tools: I) -> VerifierBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        VerifierBuilder {
+            audience,
+            roots,
+            tools: tools.into_iter().map(Into::into).collect(),
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+        }
+    }
+
+    /// The executor id proofs must name.
+    pub fn audience(&self) -> &ExecutorId {
+        &self.audience
+    }
+
+    /// Verifies that `proof` is the current holder's fresh signature over `call` at this
+    /// executor, and that `token` (base64url text) allows `call`.
+    ///
+    /// Fail closed: every error is a [`Denied`]. Its `Display` is generic; the reason is for
+    /// operators ([`Denied::operator_reason`]) and is also emitted as a `tracing` event.
+    ///
+    /// # Errors
+    /// [`Denied`] for any reason the call is not authorized.
+    pub fn verify(
+        &self,
+        token: &str,
+        call: &ToolCall,
+        proof: &CallProof,
+    ) -> Result<Authorized, Denied> {
+        let result = self.decide(token, call, proof);
+        match &result {
+            Ok(a) => tracing::info!(
+                agentcap.decision = "allow",
+                gen_ai.tool.name = %call.tool(),
+                gen_ai.agent.id = %a.agent(),
+                agentcap.token_id = %a.token_id(),
+                agentcap.chain_depth = a.chain().hops.len(),
+            ),
+            Err(reason) => tracing::warn!(
+                agentcap.decision = "deny",
+                gen_ai.tool.name = %call.tool(),
+                agentcap.reason = reason.code(),
+                agentcap.detail = %reason,
+            ),
+        }
+        result.map_err(Denied::new)
+    }
+
+    fn decide(
+        &self,
+        token: &str,
+        call: &ToolCall,
+        proof: &CallProof,
+    ) -> Result<Authorized, DenyReason> {
+        let limits = &self.limits;
+        if token.len() > limits.max_token_bytes {
+            return Err(DenyReason::TokenTooLarge);
+        }
+        if !self.tools.contains(call.tool()) {
+            return Err(DenyReason::ToolNotGuarded);
+        }
+        // Walk the arguments (iteratively, bounded) before anything recursive touches them.
+        let bounds = ArgBounds {
+            max_depth: limits.max_args_depth,
+            max_leaves: limits.max_args_values,
+        };
+        let (leaves, top_keys) =
+            leaves(call.args(), &bounds).ok_or(DenyReason::ArgumentsTooComplex)?;
+        let canonical = call
+            .canonical_args()
+            .map_err(|_| DenyReason::ArgumentsTooComplex)?;
+        if canonical.len() > limits.max_args_bytes {
+            return Err(DenyReason::ArgumentsTooLarge);
+        }
+
+        // Cheap proof checks first; the signature waits until the holder is known.
+        if proof.audience() != &self.audience {
+            return Err(DenyReason::ProofForAnotherExecutor);
+        }
+        let now = self.clock.now();
+        check_freshness(proof.issued_at(), now, limits)?;
+        let call_digest: Digest = call.digest_with(&canonical);
+        if proof.call_digest() != call_digest {
+            return Err(DenyReason::ProofForAnotherCall);
+        }
+
+        let biscuit =
+            Biscuit::from_base64(token.trim(), self.roots.provider()).map_err(decode_reason)?;
+        let blocks = biscuit.block_count();
+        if blocks > limits.max_blocks {
+            return Err(DenyReason::TooManyBlocks);
+        }
+        let ids = biscuit.revocation_identifiers();
+        let token_id = ids
+            .last()
+            .and_then(|id| TokenId::from_bytes(id))
+            .ok_or(DenyReason::MalformedToken)?;
+        if proof.token_id() != &token_id {
+            return Err(DenyReason::ProofForAnotherToken);
+        }
+
+        let builder = AuthorizerBuilder::new().set_limits(limits.authorizer_limits());
+        let builder = vocabulary::extern_funcs(builder);
+        let builder = vocabulary::call_facts(builder, call.tool(), &leaves, &top_keys, now)
+            .map_err(run_reason)?;
+        let mut authorizer = builder.build(&biscuit).map_err(run_reason)?;
+
+        let chain = self.walk_chain(&biscuit, &mut authorizer)?;
+        chain
+            .holder()
+            .verifying_key()
+            .verify_strict(&proof.preimage(), &proof.signature())
+            .map_err(|_| DenyReason::BadProofSignature)?;
+
+        authorizer.authorize().map_err(authorize_reason)?;
+        Ok(Authorized {
+            call: call.clone(),
+            call_digest,
+            chain,
+            token_id,
+            audience: self.audience.clone(),
+        })
+    }
+
+    /// Reads the authority block and walks the delegations: each third-party block must be
+    /// signed by the holder before it and name the next holder.
+    fn walk_chain(
+        &self,
+        biscuit: &Biscuit,
+        authorizer: &mut biscuit_auth::Authorizer,
+    ) -> Result<Chain, DenyReason> {
+        let auth = vocabulary::read_authority(authorizer)
+            .map_err(run_reason)?
+            .ok_or(DenyReason::MalformedAuthority)?;
+        if auth.version != vocabulary::VERSION {
+            return Err(DenyReason::UnsupportedVersion(auth.version));
+        }
+        let root_holder =
+            AgentPublicKey::from_bytes(&auth.holder).map_err(|_| DenyReason::MalformedAuthority)?;
+        let root_agent: AgentId = auth
+            .agent
+            .parse()
+            .map_err(|_| DenyReason::MalformedAuthority)?;
+        let issuer = AuthorityId::new(auth.issuer).map_err(|_| DenyReason::MalformedAuthority)?;
+        let max = u32::try_from(auth.max_depth).map_err(|_| DenyReason::MalformedAuthority)?;
+        let root_key_id = biscuit.root_key_id().ok_or(DenyReason::UnknownRootKey)?;
+
+        let mut holder = root_holder;
+        let mut hops = Vec::new();
+        for block in 1..biscuit.block_count() {
+            let signer = biscuit
+                .block_external_key(block)
+                .map_err(|_| DenyReason::MalformedToken)?;
+            let Some(signer) = signer else { continue };
+            let delegator = AgentPublicKey::from_biscuit(&signer)
+                .ok_or(DenyReason::DelegationNotByHolder { block })?;
+            if delegator != holder {
+                return Err(DenyReason::DelegationNotByHolder { block });
+            }
+            let depth = u32::try_from(hops.len() + 1).unwrap_or(u32::MAX);
+            if depth > max {
+                return Err(DenyReason::DepthExceeded { depth, max });
+            }
+            let malformed = DenyReason::MalformedDelegation { block };
+            let (next, agent, cause) = vocabulary::read_delegation(authorizer, block, signer)
+                .map_err(run_reason)?
+                .ok_or_else(|| malformed.clone())?;
+            let next = AgentPublicKey::from_bytes(&next).map_err(|_| malformed.clone())?;
+            let agent: AgentId = agent.parse().map_err(|_| malformed.clone())?;
+            let cause: [u8; 32] = cause.as_slice().try_into().map_err(|_| malformed.clone())?;
+            hops.push(Hop {
+                delegator,
+                holder: next,
+                agent,
+                cause: Digest::from_bytes(cause),
+            });
+            holder = next;
+        }
+        Ok(Chain {
+            root_key_id,
+            issuer,
+            root_agent,
+            root_holder,
+            hops,
+        })
+    }
+}
+
+fn check_freshness(issued_at: i64, now: OffsetDateTime, limits: &Limits) -> Result<(), DenyReason> {
+    let window = i64::try_from(limits.proof_window.as_secs()).unwrap_or(i64::MAX);
+    let now = now.unix_timestamp();
+    if issued_at < now.saturating_sub(window) {
+        return Err(DenyReason::ProofExpired);
+    }
+    if issued_at > now.saturating_add(window) {
+        return Err(DenyReason::ProofFromFuture);
+    }
+    Ok(())
+}
+
+fn decode_reason(e: BiscuitError) -> DenyReason {
+    match e {
+        BiscuitError::Format(Format::UnknownPublicKey) => DenyReason::UnknownRootKey,
+        BiscuitError::Format(Format::Signature(_))
+        | BiscuitError::Format(Format::SealedSignature) => DenyReason::BadTokenSignature,
+        _ => DenyReason::MalformedToken,
+    }
+}
+
+fn run_reason(e: BiscuitError) -> DenyReason {
+    match e {
+        BiscuitError::RunLimit(l) => DenyReason::RunLimit(l.to_string()),
+        BiscuitError::Execution(x) => DenyReason::PolicyError(x.to_string()),
+        other => DenyReason::Internal(other.to_string()),
+    }
+}
+
+fn authorize_reason(e: BiscuitError) -> DenyReason {
+    match e {
+        BiscuitError::FailedLogic(Logic::NoMatchingPolicy { .. }) => DenyReason::ToolNotGranted,
+        BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. }) => match checks.first() {
+            Some(biscuit_auth::error::FailedCheck::Block(b))
+                if b.rule.starts_with("check if time(") =>
+            {
+                DenyReason::Expired { block: b.block_id }
+            }
+            Some(biscuit_auth::error::FailedCheck::Block(b)) => DenyReason::CheckFailed {
+                block: b.block_id,
+                check: b.rule.clone(),
+            },
+            Some(biscuit_auth::error::FailedCheck::Authorizer(a)) => DenyReason::CheckFailed {
+                block: u32::MAX,
+                check: a.rule.clone(),
+            },
+            None => DenyReason::Internal("unauthorized without a failed check".to_owned()),
+        },
+        BiscuitError::FailedLogic(other) => DenyReason::PolicyError(other.to_string()),
+        other => run_reason(other),
+    }
+}

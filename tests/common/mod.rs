@@ -1,0 +1,122 @@
+//! Shared fixtures for the behaviour tests: a fixed clock, an authority, agents, a verifier.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+
+use agentcap::*;
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+/// The instant every fixture lives at.
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+pub struct World {
+    pub authority: Authority,
+    pub alice: AgentKey,
+    pub alice_id: AgentId,
+    pub bob: AgentKey,
+    pub bob_id: AgentId,
+    pub carol: AgentKey,
+    pub carol_id: AgentId,
+    pub executor: ExecutorId,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self {
+            authority: Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(7)),
+            alice: AgentKey::generate(),
+            alice_id: AgentId::random(),
+            bob: AgentKey::generate(),
+            bob_id: AgentId::random(),
+            carol: AgentKey::generate(),
+            carol_id: AgentId::random(),
+            executor: ExecutorId::new("exec-1").unwrap(),
+        }
+    }
+
+    /// The default grant to alice: read files under /data, search anything, post to one host.
+    pub fn grant(&self) -> GrantBuilder {
+        Grant::builder(
+            self.alice_id,
+            self.alice.public(),
+            now() + Duration::hours(1),
+        )
+        .tool(
+            "read_file",
+            ToolGrant::new().arg("path", Constraint::sub_path("/data").unwrap()),
+        )
+        .tool("search", ToolGrant::new().allow_other_args())
+        .tool(
+            "http_get",
+            ToolGrant::new().arg(
+                "url",
+                Constraint::url(UrlPolicy::new(["https"], ["api.example.com"]).unwrap()).unwrap(),
+            ),
+        )
+        .max_depth(3)
+    }
+
+    pub fn token(&self) -> Token {
+        self.authority
+            .issue(&self.grant().build().unwrap())
+            .unwrap()
+    }
+
+    pub fn verifier(&self) -> Verifier {
+        self.verifier_at(now())
+    }
+
+    pub fn verifier_at(&self, at: OffsetDateTime) -> Verifier {
+        Verifier::builder(
+            self.executor.clone(),
+            self.authority.key().public().into(),
+            ["read_file", "search", "http_get", "publish", "delete"],
+        )
+        .clock(Arc::new(FixedClock(at)))
+        .build()
+        .unwrap()
+    }
+
+    /// Signs `tool(args)` with `key` for this world's executor and verifies it.
+    pub fn call(
+        &self,
+        token: &Token,
+        key: &AgentKey,
+        tool: &str,
+        args: Value,
+    ) -> Result<Authorized, Denied> {
+        let call = ToolCall::new(tool, args).unwrap();
+        let proof = CallProof::sign(key, token, &self.executor, &call, now()).unwrap();
+        self.verifier()
+            .verify(&token.to_base64().unwrap(), &call, &proof)
+    }
+
+    pub fn delegate_to_bob(&self, token: &Token, narrowing: &Narrowing) -> Token {
+        token
+            .delegate(
+                &self.alice,
+                self.bob.public(),
+                self.bob_id,
+                Digest::of_message(b"please help"),
+                narrowing,
+            )
+            .unwrap()
+    }
+}
+
+pub fn reason(r: Result<Authorized, Denied>) -> DenyReason {
+    r.expect_err("expected a denial").operator_reason().clone()
+}
+
+pub fn read(path: &str) -> Value {
+    json!({ "path": path })
+}
