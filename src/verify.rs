@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use biscuit_auth::error::{Format, Logic, Token as BiscuitError};
+use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
 use biscuit_auth::{AuthorizerBuilder, Biscuit};
 use time::OffsetDateTime;
 
@@ -333,23 +333,32 @@ fn run_reason(e: BiscuitError) -> DenyReason {
 fn authorize_reason(e: BiscuitError) -> DenyReason {
     match e {
         BiscuitError::FailedLogic(Logic::NoMatchingPolicy { .. }) => DenyReason::ToolNotGranted,
-        BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. }) => match checks.first() {
-            Some(biscuit_auth::error::FailedCheck::Block(b))
-                if b.rule.starts_with("check if time(") =>
-            {
-                DenyReason::Expired { block: b.block_id }
+        BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. }) => {
+            // Report an expiry first: it explains every other failure of an old token.
+            let expired = checks.iter().find_map(|c| match c {
+                FailedCheck::Block(b) if b.rule.starts_with("check if time(") => Some(b.block_id),
+                _ => None,
+            });
+            match expired {
+                Some(block) => DenyReason::Expired { block },
+                None => failed_check(checks.first()),
             }
-            Some(biscuit_auth::error::FailedCheck::Block(b)) => DenyReason::CheckFailed {
-                block: b.block_id,
-                check: b.rule.clone(),
-            },
-            Some(biscuit_auth::error::FailedCheck::Authorizer(a)) => DenyReason::CheckFailed {
-                block: u32::MAX,
-                check: a.rule.clone(),
-            },
-            None => DenyReason::Internal("unauthorized without a failed check".to_owned()),
-        },
+        }
         BiscuitError::FailedLogic(other) => DenyReason::PolicyError(other.to_string()),
         other => run_reason(other),
+    }
+}
+
+fn failed_check(check: Option<&FailedCheck>) -> DenyReason {
+    match check {
+        Some(FailedCheck::Block(b)) => DenyReason::CheckFailed {
+            block: b.block_id,
+            check: b.rule.clone(),
+        },
+        Some(FailedCheck::Authorizer(a)) => DenyReason::CheckFailed {
+            block: u32::MAX,
+            check: a.rule.clone(),
+        },
+        None => DenyReason::Internal("unauthorized without a failed check".to_owned()),
     }
 }

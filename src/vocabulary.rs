@@ -190,9 +190,9 @@ fn tool_constraints(
 fn closed_world(src: &mut Source, tool: &ToolName, keys: &BTreeSet<String>) {
     let t = src.param(str_term(tool.as_str()));
     let k = src.param(str_set(keys.iter().map(String::as_str)));
-    src.line(&format!(
-        "check all tool($t), argk($k), $t != {t} || {k}.contains($k)"
-    ));
+    // `reject if`, not `check all`: biscuit's `check all` fails when nothing matches, and a
+    // call with no arguments must pass.
+    src.line(&format!("reject if tool({t}), argk($k), !{k}.contains($k)"));
 }
 
 fn tool_set(src: &mut Source, tools: &BTreeSet<&ToolName>) {

@@ -1,0 +1,388 @@
+//! Table-driven denial test: one row per `DenyReason`, each produced through the public API
+//! (hand-made blocks use biscuit-auth directly, as an attacker would).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use agentcap::*;
+use biscuit_auth::builder::Term;
+use biscuit_auth::{Algorithm, Biscuit, BlockBuilder, KeyPair, PrivateKey, PublicKey};
+use common::*;
+use serde_json::{json, Value};
+use time::Duration;
+
+fn biscuit_key(secret: &[u8; 32]) -> KeyPair {
+    KeyPair::from(&PrivateKey::from_bytes(secret, Algorithm::Ed25519).unwrap())
+}
+
+fn raw(w: &World, t: &Token) -> Biscuit {
+    let root =
+        PublicKey::from_bytes(&w.authority.key().public().to_bytes(), Algorithm::Ed25519).unwrap();
+    Biscuit::from_base64(t.to_base64().unwrap(), root).unwrap()
+}
+
+/// A hand-made authority block signed by the real root key.
+fn forged_authority(w: &World, code: &str) -> String {
+    let mut params = std::collections::HashMap::new();
+    params.insert(
+        "h".to_owned(),
+        Term::Bytes(w.alice.public().to_bytes().to_vec()),
+    );
+    params.insert("a".to_owned(), Term::Str(w.alice_id.to_string()));
+    let block = BlockBuilder::new()
+        .code_with_params(code, params, Default::default())
+        .unwrap();
+    Biscuit::builder()
+        .merge(block)
+        .root_key_id(7)
+        .build(&biscuit_key(&w.authority.key().to_bytes()))
+        .unwrap()
+        .to_base64()
+        .unwrap()
+}
+
+/// A hand-made third-party block signed by `signer`, appended to `token`.
+fn third_party(
+    token: &Biscuit,
+    signer: &AgentKey,
+    code: &str,
+    next: &AgentKey,
+    next_agent: AgentId,
+) -> Biscuit {
+    let mut params = std::collections::HashMap::new();
+    params.insert("i".to_owned(), Term::Integer(token.block_count() as i64));
+    params.insert(
+        "h".to_owned(),
+        Term::Bytes(next.public().to_bytes().to_vec()),
+    );
+    params.insert("a".to_owned(), Term::Str(next_agent.to_string()));
+    params.insert("c".to_owned(), Term::Bytes(vec![0; 32]));
+    let block = BlockBuilder::new()
+        .code_with_params(code, params, Default::default())
+        .unwrap();
+    let private = PrivateKey::from_bytes(signer.to_bytes().as_ref(), Algorithm::Ed25519).unwrap();
+    let signed = token
+        .third_party_request()
+        .unwrap()
+        .create_block(&private, block)
+        .unwrap();
+    let public = PublicKey::from_bytes(&signer.public().to_bytes(), Algorithm::Ed25519).unwrap();
+    token.append_third_party(public, signed).unwrap()
+}
+
+/// Verifies `text` for a call signed by `key` with the token id of `text` itself.
+fn verify_text(
+    w: &World,
+    verifier: &Verifier,
+    text: &str,
+    key: &AgentKey,
+    tool: &str,
+    args: Value,
+) -> DenyReason {
+    let roots: TrustedRoots = w.authority.key().public().into();
+    let call = ToolCall::new(tool, args).unwrap();
+    let proof = match Token::from_base64(text, &roots) {
+        Ok(t) => CallProof::sign(key, &t, &w.executor, &call, now()).unwrap(),
+        Err(_) => CallProof::sign(key, &w.token(), &w.executor, &call, now()).unwrap(),
+    };
+    reason(verifier.verify(text, &call, &proof))
+}
+
+fn with_limits(w: &World, f: impl FnOnce(&mut Limits)) -> Verifier {
+    let mut limits = Limits::default();
+    f(&mut limits);
+    Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["read_file", "search"],
+    )
+    .clock(Arc::new(FixedClock(now())))
+    .limits(limits)
+    .build()
+    .unwrap()
+}
+
+fn nested(depth: usize) -> Value {
+    let mut v = json!("leaf");
+    for _ in 0..depth {
+        v = json!({ "n": v });
+    }
+    json!({ "q": v })
+}
+
+fn row(name: &str) -> DenyReason {
+    let w = World::new();
+    let t = w.token();
+    let text = t.to_base64().unwrap();
+    let v = w.verifier();
+    match name {
+        "token_too_large" => verify_text(
+            &w,
+            &with_limits(&w, |l| l.max_token_bytes = 100),
+            &text,
+            &w.alice,
+            "search",
+            json!({}),
+        ),
+        "too_many_blocks" => {
+            let t2 = t
+                .attenuate(&Narrowing::new().only_tools(["search"]))
+                .unwrap();
+            verify_text(
+                &w,
+                &with_limits(&w, |l| l.max_blocks = 1),
+                &t2.to_base64().unwrap(),
+                &w.alice,
+                "search",
+                json!({}),
+            )
+        }
+        "arguments_too_large" => verify_text(
+            &w,
+            &with_limits(&w, |l| l.max_args_bytes = 16),
+            &text,
+            &w.alice,
+            "search",
+            json!({"q": "a long query string"}),
+        ),
+        "arguments_too_complex" => verify_text(&w, &v, &text, &w.alice, "search", nested(40)),
+        "tool_not_guarded" => verify_text(&w, &v, &text, &w.alice, "weather", json!({})),
+        "malformed_token" => verify_text(&w, &v, "bm90IGEgdG9rZW4=", &w.alice, "search", json!({})),
+        "unknown_root_key" => {
+            let other = Authority::new(
+                AuthorityId::new("rogue").unwrap(),
+                AuthorityKey::generate(99),
+            );
+            let t2 = other.issue(&w.grant().build().unwrap()).unwrap();
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t2, &w.executor, &call, now()).unwrap();
+            reason(v.verify(&t2.to_base64().unwrap(), &call, &proof))
+        }
+        "bad_token_signature" => {
+            let other = Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(7));
+            let t2 = other.issue(&w.grant().build().unwrap()).unwrap();
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t2, &w.executor, &call, now()).unwrap();
+            reason(v.verify(&t2.to_base64().unwrap(), &call, &proof))
+        }
+        "unsupported_version" => {
+            let text = forged_authority(
+                &w,
+                "v(2); iss(\"ops\"); agent({a}); holder({h}); dmax(1); t(\"search\");",
+            );
+            verify_text(&w, &v, &text, &w.alice, "search", json!({}))
+        }
+        "malformed_authority" => {
+            let text = forged_authority(
+                &w,
+                "v(1); iss(\"ops\"); agent({a}); dmax(1); t(\"search\");",
+            );
+            verify_text(&w, &v, &text, &w.alice, "search", json!({}))
+        }
+        "malformed_delegation" => {
+            let b = third_party(&raw(&w, &t), &w.alice, "check if true", &w.bob, w.bob_id);
+            verify_text(&w, &v, &b.to_base64().unwrap(), &w.bob, "search", json!({}))
+        }
+        "delegation_not_by_holder" => {
+            let b = third_party(
+                &raw(&w, &t),
+                &w.carol,
+                "d({i}, {h}, {a}, {c})",
+                &w.carol,
+                w.carol_id,
+            );
+            verify_text(
+                &w,
+                &v,
+                &b.to_base64().unwrap(),
+                &w.carol,
+                "search",
+                json!({}),
+            )
+        }
+        "depth_exceeded" => {
+            let t1 = w
+                .authority
+                .issue(&w.grant().max_depth(1).build().unwrap())
+                .unwrap();
+            let t2 = w.delegate_to_bob(&t1, &Narrowing::new());
+            let b = third_party(
+                &raw(&w, &t2),
+                &w.bob,
+                "d({i}, {h}, {a}, {c})",
+                &w.carol,
+                w.carol_id,
+            );
+            verify_text(
+                &w,
+                &v,
+                &b.to_base64().unwrap(),
+                &w.carol,
+                "search",
+                json!({}),
+            )
+        }
+        "proof_for_another_token" => {
+            let t2 = t
+                .attenuate(&Narrowing::new().only_tools(["search"]))
+                .unwrap();
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+            reason(v.verify(&t2.to_base64().unwrap(), &call, &proof))
+        }
+        "proof_for_another_executor" => {
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(
+                &w.alice,
+                &t,
+                &ExecutorId::new("exec-2").unwrap(),
+                &call,
+                now(),
+            )
+            .unwrap();
+            reason(v.verify(&text, &call, &proof))
+        }
+        "proof_for_another_call" => {
+            let call = ToolCall::new("search", json!({"q": "a"})).unwrap();
+            let other = ToolCall::new("search", json!({"q": "b"})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t, &w.executor, &other, now()).unwrap();
+            reason(v.verify(&text, &call, &proof))
+        }
+        "proof_expired" | "proof_from_future" => {
+            let at = if name == "proof_expired" {
+                now() - Duration::seconds(61)
+            } else {
+                now() + Duration::seconds(61)
+            };
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, at).unwrap();
+            reason(v.verify(&text, &call, &proof))
+        }
+        "bad_proof_signature" => verify_text(&w, &v, &text, &w.bob, "search", json!({})),
+        "tool_not_granted" => {
+            let v = Verifier::builder(
+                w.executor.clone(),
+                w.authority.key().public().into(),
+                ["publish"],
+            )
+            .clock(Arc::new(FixedClock(now())))
+            .build()
+            .unwrap();
+            verify_text(&w, &v, &text, &w.alice, "publish", json!({}))
+        }
+        "expired" => {
+            let later = now() + Duration::hours(2);
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, later).unwrap();
+            reason(w.verifier_at(later).verify(&text, &call, &proof))
+        }
+        "check_failed" => verify_text(&w, &v, &text, &w.alice, "read_file", read("/etc/shadow")),
+        "run_limit" => {
+            // An attacker may append any anonymous block: here a cartesian product of the call's keys.
+            let block = BlockBuilder::new()
+                .code("pp($a, $b, $c) <- argk($a), argk($b), argk($c)")
+                .unwrap();
+            let b = raw(&w, &t).append(block).unwrap();
+            let args = json!({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5});
+            verify_text(
+                &w,
+                &with_limits(&w, |l| l.max_facts = 50),
+                &b.to_base64().unwrap(),
+                &w.alice,
+                "search",
+                args,
+            )
+        }
+        "policy_error" => {
+            let b = raw(&w, &t)
+                .append(
+                    BlockBuilder::new()
+                        .code("check if \"x\".extern::nope()")
+                        .unwrap(),
+                )
+                .unwrap();
+            verify_text(
+                &w,
+                &v,
+                &b.to_base64().unwrap(),
+                &w.alice,
+                "search",
+                json!({}),
+            )
+        }
+        other => panic!("no row for {other}"),
+    }
+}
+
+#[test]
+fn every_deny_reason_is_produced_through_the_public_api() {
+    let rows = [
+        "token_too_large",
+        "too_many_blocks",
+        "arguments_too_large",
+        "arguments_too_complex",
+        "tool_not_guarded",
+        "malformed_token",
+        "unknown_root_key",
+        "bad_token_signature",
+        "unsupported_version",
+        "malformed_authority",
+        "malformed_delegation",
+        "delegation_not_by_holder",
+        "depth_exceeded",
+        "proof_for_another_token",
+        "proof_for_another_executor",
+        "proof_for_another_call",
+        "proof_expired",
+        "proof_from_future",
+        "bad_proof_signature",
+        "tool_not_granted",
+        "expired",
+        "check_failed",
+        "run_limit",
+        "policy_error",
+    ];
+    for name in rows {
+        let got = row(name);
+        assert_eq!(got.code(), name, "row `{name}` produced {got:?}");
+        assert_eq!(got.class(), DenyClass::Denied);
+    }
+}
+
+#[test]
+fn denied_displays_only_the_generic_message() {
+    let w = World::new();
+    let t = w.token();
+    let d = w
+        .call(&t, &w.alice, "read_file", read("/etc/shadow"))
+        .unwrap_err();
+    assert_eq!(d.to_string(), Denied::MESSAGE);
+    let debug = format!("{d:?}");
+    assert!(
+        !debug.contains("shadow") && !debug.contains("check"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn verifier_refuses_empty_registries() {
+    let w = World::new();
+    let none: [&str; 0] = [];
+    assert!(
+        Verifier::builder(w.executor.clone(), w.authority.key().public().into(), none)
+            .build()
+            .is_err()
+    );
+    assert!(
+        Verifier::builder(w.executor.clone(), TrustedRoots::new(), ["search"])
+            .build()
+            .is_err()
+    );
+}
