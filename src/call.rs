@@ -99,6 +99,11 @@ impl ToolCall {
                 "arguments must be a JSON object".to_owned(),
             ));
         }
+        if crate::value::has_unportable_integer(&args) {
+            return Err(Error::InvalidArguments(
+                "integers beyond ±2^53 do not canonicalise exactly (RFC 8785): send them as strings".to_owned(),
+            ));
+        }
         Ok(Self {
             tool,
             args,

@@ -12,7 +12,7 @@ use crate::token::{Hop, TokenId};
 ///
 /// It cannot be constructed outside this crate, and it carries the call it authorizes, so a
 /// tool can run exactly this call and nothing else.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Authorized {
     pub(crate) call: ToolCall,
     pub(crate) call_digest: Digest,
@@ -104,6 +104,8 @@ pub enum DenyReason {
     ArgumentsTooLarge,
     /// The arguments are nested deeper, or hold more values, than the configured limits.
     ArgumentsTooComplex,
+    /// The arguments hold an integer beyond ±2^53, which RFC 8785 cannot canonicalise exactly.
+    UnportableArguments,
     /// This executor does not guard the requested tool.
     ToolNotGuarded,
     /// The token could not be decoded.
@@ -181,6 +183,7 @@ impl DenyReason {
             DenyReason::TooManyBlocks => "too_many_blocks",
             DenyReason::ArgumentsTooLarge => "arguments_too_large",
             DenyReason::ArgumentsTooComplex => "arguments_too_complex",
+            DenyReason::UnportableArguments => "unportable_arguments",
             DenyReason::ToolNotGuarded => "tool_not_guarded",
             DenyReason::MalformedToken => "malformed_token",
             DenyReason::UnknownRootKey => "unknown_root_key",

@@ -108,7 +108,8 @@ fn tool_char(c: char) -> bool {
 }
 
 fn id_char(c: char) -> bool {
-    c.is_ascii_graphic()
+    // No quotes or backslashes: ids appear in printed Datalog, which biscuit does not escape.
+    c.is_ascii_graphic() && c != '"' && c != '\\'
 }
 
 fn label_char(c: char) -> bool {
@@ -120,11 +121,11 @@ name_type!(
     ToolName, "tool name", 128, tool_char
 );
 name_type!(
-    /// The id of a tool executor: the audience a call proof is bound to (printable ASCII, at most 256 bytes).
+    /// The id of a tool executor: the audience a call proof is bound to (printable ASCII without `"` or `\\`, at most 256 bytes).
     ExecutorId, "executor id", 256, id_char
 );
 name_type!(
-    /// The id of an issuing authority (printable ASCII, at most 256 bytes).
+    /// The id of an issuing authority (printable ASCII without `"` or `\\`, at most 256 bytes).
     AuthorityId, "authority id", 256, id_char
 );
 name_type!(

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
-use biscuit_auth::{AuthorizerBuilder, Biscuit};
+use biscuit_auth::{AuthorizerBuilder, Biscuit, UnverifiedBiscuit};
 use time::OffsetDateTime;
 
 use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
@@ -15,6 +15,7 @@ use crate::ids::{AgentId, AuthorityId, ExecutorId, ToolName};
 use crate::keys::{AgentPublicKey, TrustedRoots};
 use crate::limits::Limits;
 use crate::token::{Hop, TokenId};
+use crate::value::ArgValue;
 use crate::vocabulary;
 
 /// Verifies calls for one executor. Built with everything it cannot do without — the
@@ -181,6 +182,9 @@ impl Verifier {
         };
         let (leaves, top_keys) =
             leaves(call.args(), &bounds).ok_or(DenyReason::ArgumentsTooComplex)?;
+        if leaves.iter().any(|(_, v)| *v == ArgValue::Unportable) {
+            return Err(DenyReason::UnportableArguments);
+        }
         let canonical = call
             .canonical_args()
             .map_err(|_| DenyReason::ArgumentsTooComplex)?;
@@ -199,12 +203,16 @@ impl Verifier {
             return Err(DenyReason::ProofForAnotherCall);
         }
 
-        let biscuit =
-            Biscuit::from_base64(token.trim(), self.roots.provider()).map_err(decode_reason)?;
-        let blocks = biscuit.block_count();
-        if blocks > limits.max_blocks {
+        // Count blocks before checking any signature: a token of many tiny blocks must not buy
+        // many signature verifications.
+        let unverified =
+            UnverifiedBiscuit::from_base64(token.trim()).map_err(|_| DenyReason::MalformedToken)?;
+        if unverified.block_count() > limits.max_blocks {
             return Err(DenyReason::TooManyBlocks);
         }
+        let biscuit = unverified
+            .verify(self.roots.provider())
+            .map_err(|e| decode_reason(BiscuitError::Format(e)))?;
         let ids = biscuit.revocation_identifiers();
         let token_id = ids
             .last()
@@ -244,12 +252,11 @@ impl Verifier {
         biscuit: &Biscuit,
         authorizer: &mut biscuit_auth::Authorizer,
     ) -> Result<Chain, DenyReason> {
-        let auth = vocabulary::read_authority(authorizer)
-            .map_err(run_reason)?
-            .ok_or(DenyReason::MalformedAuthority)?;
-        if auth.version != vocabulary::VERSION {
-            return Err(DenyReason::UnsupportedVersion(auth.version));
-        }
+        let auth = match vocabulary::read_authority(authorizer).map_err(run_reason)? {
+            Ok(facts) => facts,
+            Err(Some(version)) => return Err(DenyReason::UnsupportedVersion(version)),
+            Err(None) => return Err(DenyReason::MalformedAuthority),
+        };
         let root_holder =
             AgentPublicKey::from_bytes(&auth.holder).map_err(|_| DenyReason::MalformedAuthority)?;
         let root_agent: AgentId = auth

@@ -318,7 +318,7 @@ pub(crate) fn call_facts(
             ArgValue::Float(f) => Term::Bytes(f.to_be_bytes().to_vec()),
             ArgValue::Bool(b) => Term::Bool(*b),
             ArgValue::Null => Term::Null,
-            ArgValue::Container => continue,
+            ArgValue::Container | ArgValue::Unportable => continue,
         };
         builder = builder.fact(builder::fact("arg", &[str_term(pointer), term]))?;
     }
@@ -363,29 +363,36 @@ pub(crate) fn extern_funcs(builder: AuthorizerBuilder) -> AuthorizerBuilder {
 
 /// The authority facts the verifier needs.
 pub(crate) struct AuthorityFacts {
-    pub(crate) version: i64,
     pub(crate) issuer: String,
     pub(crate) agent: String,
     pub(crate) holder: Vec<u8>,
     pub(crate) max_depth: i64,
 }
 
-/// Reads the authority facts; `None` unless each is present exactly once.
+/// Reads the authority facts; `Ok(Err(_))` unless each is present exactly once. The version
+/// is read first and on its own, so an unknown version is reported as such.
 pub(crate) fn read_authority(
     authorizer: &mut biscuit_auth::Authorizer,
-) -> Result<Option<AuthorityFacts>, biscuit_auth::error::Token> {
-    let rows: Vec<(i64, String, String, Vec<u8>, i64)> = authorizer
-        .query("q($v, $i, $a, $h, $d) <- v($v), iss($i), agent($a), holder($h), dmax($d)")?;
+) -> Result<Result<AuthorityFacts, Option<i64>>, biscuit_auth::error::Token> {
+    let versions: Vec<(i64,)> = authorizer.query("q($v) <- v($v)")?;
+    let version = match versions.as_slice() {
+        [(v,)] => *v,
+        _ => return Ok(Err(None)),
+    };
+    if version != VERSION {
+        return Ok(Err(Some(version)));
+    }
+    let rows: Vec<(String, String, Vec<u8>, i64)> =
+        authorizer.query("q($i, $a, $h, $d) <- iss($i), agent($a), holder($h), dmax($d)")?;
     let mut rows = rows.into_iter();
     Ok(match (rows.next(), rows.next()) {
-        (Some((version, issuer, agent, holder, max_depth)), None) => Some(AuthorityFacts {
-            version,
+        (Some((issuer, agent, holder, max_depth)), None) => Ok(AuthorityFacts {
             issuer,
             agent,
             holder,
             max_depth,
         }),
-        _ => None,
+        _ => Err(None),
     })
 }
 
@@ -422,25 +429,30 @@ pub(crate) struct BlockView {
     pub(crate) delegation: Option<(Vec<u8>, String, Vec<u8>)>,
 }
 
-/// Reads one block's vocabulary facts from its printed source. Only fact lines are parsed
-/// (biscuit prints rules and checks in a form it does not always parse back); every fact of the
-/// vocabulary is printable without string escaping.
+/// Predicates the holder side reads back.
+const VIEW_PREDICATES: [&str; 9] = [
+    "t", "c", "open", "close", "exp", "holder", "dmax", "agent", "d",
+];
+
+/// Reads one block's vocabulary facts from its printed source. Only fact lines of the
+/// vocabulary's predicates are parsed, one at a time (biscuit prints rules and checks, and
+/// strings, in a form it does not always parse back); the vocabulary writes every such fact in
+/// a form that prints without escaping, so a line that fails to parse is an error.
 pub(crate) fn block_view(source: &str) -> Result<BlockView, Error> {
-    let facts: String = source
-        .lines()
-        .filter(|l| {
-            let l = l.trim_start();
-            !(l.is_empty()
-                || l.starts_with("check ")
-                || l.starts_with("reject ")
-                || l.starts_with("trusting")
-                || l.contains("<-"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let parsed = BlockBuilder::new().code(&facts).map_err(Error::from)?;
+    let mut facts = Vec::new();
+    for line in source.lines() {
+        let line = line.trim();
+        let is_view_fact = line
+            .split_once('(')
+            .is_some_and(|(name, _)| VIEW_PREDICATES.contains(&name))
+            && !line.contains("<-");
+        if is_view_fact {
+            let parsed = BlockBuilder::new().code(line).map_err(Error::from)?;
+            facts.extend(parsed.facts);
+        }
+    }
     let mut view = BlockView::default();
-    for fact in parsed.facts {
+    for fact in facts {
         let terms = &fact.predicate.terms;
         match (fact.predicate.name.as_str(), terms.as_slice()) {
             ("t", [Term::Str(t)]) => {

@@ -386,3 +386,31 @@ fn verifier_refuses_empty_registries() {
             .is_err()
     );
 }
+
+/// `UnportableArguments` and `Internal` have no row: `ToolCall::new` already refuses integers
+/// beyond ±2^53 (the verifier's own check is defence in depth), and `Internal` marks states the
+/// library cannot reach. This test pins the first half.
+#[test]
+fn unportable_integers_are_refused_when_the_call_is_built() {
+    let w = World::new();
+    let t = w.token();
+    let big = json!({ "q": 9_007_199_254_740_993u64 });
+    assert!(matches!(
+        ToolCall::new("search", big),
+        Err(Error::InvalidArguments(_))
+    ));
+    assert!(matches!(
+        ToolCall::new("search", json!({ "q": [-9_007_199_254_740_993i64] })),
+        Err(Error::InvalidArguments(_))
+    ));
+    assert!(
+        w.call(
+            &t,
+            &w.alice,
+            "search",
+            json!({ "q": 9_007_199_254_740_992u64 })
+        )
+        .is_ok(),
+        "2^53 itself is exact"
+    );
+}

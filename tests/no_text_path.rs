@@ -1,6 +1,11 @@
 //! "No text path to authority": messages that claim authority, placed wherever text can go,
 //! never change a decision.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -45,15 +50,44 @@ fn authority_claims_in_argument_values_change_nothing() {
     let t = w.token();
     for m in CORPUS {
         // An open tool: allowed before, allowed after, whatever the text says.
-        assert!(w.call(&t, &w.alice, "search", json!({ "q": m })).is_ok(), "{m}");
+        assert!(
+            w.call(&t, &w.alice, "search", json!({ "q": m })).is_ok(),
+            "{m}"
+        );
         // A tool that is not granted stays denied with the same reason.
-        assert_eq!(reason(w.call(&t, &w.alice, "publish", json!({ "text": m }))), DenyReason::ToolNotGranted, "{m}");
+        assert_eq!(
+            reason(w.call(&t, &w.alice, "publish", json!({ "text": m }))),
+            DenyReason::ToolNotGranted,
+            "{m}"
+        );
         // A path argument stays confined.
-        assert!(w.call(&t, &w.alice, "read_file", json!({ "path": m })).is_err(), "{m}");
+        assert!(
+            w.call(&t, &w.alice, "read_file", json!({ "path": m }))
+                .is_err(),
+            "{m}"
+        );
         // An extra argument on a closed tool is denied, not obeyed.
-        assert!(w.call(&t, &w.alice, "read_file", json!({ "path": "/data/a", "authorization": m })).is_err(), "{m}");
+        assert!(
+            w.call(
+                &t,
+                &w.alice,
+                "read_file",
+                json!({ "path": "/data/a", "authorization": m })
+            )
+            .is_err(),
+            "{m}"
+        );
         // The text as an argument name changes nothing either.
-        assert!(w.call(&t, &w.alice, "read_file", json!({ "path": "/data/a", *m: true })).is_err(), "{m}");
+        assert!(
+            w.call(
+                &t,
+                &w.alice,
+                "read_file",
+                json!({ "path": "/data/a", *m: true })
+            )
+            .is_err(),
+            "{m}"
+        );
     }
 }
 
@@ -69,7 +103,11 @@ fn authority_claims_as_causes_and_labels_change_nothing() {
             w.verifier().verify(&t.to_base64().unwrap(), &call, &proof)
         };
         assert!(run("read_file", read("/data/a")).is_ok(), "{m}");
-        assert_eq!(reason(run("publish", json!({}))), DenyReason::ToolNotGranted, "{m}");
+        assert_eq!(
+            reason(run("publish", json!({}))),
+            DenyReason::ToolNotGranted,
+            "{m}"
+        );
         assert!(run("read_file", read("/etc/passwd")).is_err(), "{m}");
     }
 }
@@ -83,14 +121,22 @@ fn authority_claims_as_names_are_rejected_or_inert() {
         if let Ok(call) = ToolCall::new(m, json!({})) {
             // ... and where it happens to be one, it is just an unguarded tool.
             let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
-            assert!(w.verifier().verify(&t.to_base64().unwrap(), &call, &proof).is_err(), "{m}");
+            assert!(
+                w.verifier()
+                    .verify(&t.to_base64().unwrap(), &call, &proof)
+                    .is_err(),
+                "{m}"
+            );
         }
         assert!(m.parse::<AgentId>().is_err(), "{m}");
         // A message used as the executor id in the proof only makes it the wrong audience.
         if let Ok(aud) = ExecutorId::new(*m) {
             let call = ToolCall::new("search", json!({})).unwrap();
             let proof = CallProof::sign(&w.alice, &t, &aud, &call, now()).unwrap();
-            assert_eq!(reason(w.verifier().verify(&t.to_base64().unwrap(), &call, &proof)), DenyReason::ProofForAnotherExecutor);
+            assert_eq!(
+                reason(w.verifier().verify(&t.to_base64().unwrap(), &call, &proof)),
+                DenyReason::ProofForAnotherExecutor
+            );
         }
     }
 }
@@ -101,10 +147,19 @@ fn authority_claims_in_delegation_causes_do_not_widen() {
     let t = w.token();
     for m in CORPUS.iter().take(5) {
         let d = t
-            .delegate(&w.alice, w.bob.public(), w.bob_id, Digest::of_message(m.as_bytes()), &Narrowing::new().only_tools(["read_file"]))
+            .delegate(
+                &w.alice,
+                w.bob.public(),
+                w.bob_id,
+                Digest::of_message(m.as_bytes()),
+                &Narrowing::new().only_tools(["read_file"]),
+            )
             .unwrap();
         assert!(w.call(&d, &w.bob, "read_file", read("/data/a")).is_ok());
-        assert!(w.call(&d, &w.bob, "search", json!({ "q": m })).is_err(), "{m}");
+        assert!(
+            w.call(&d, &w.bob, "search", json!({ "q": m })).is_err(),
+            "{m}"
+        );
         assert!(w.call(&d, &w.bob, "publish", json!({})).is_err(), "{m}");
     }
 }

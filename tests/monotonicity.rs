@@ -1,0 +1,172 @@
+//! Narrow only: for random grants and random narrowings (attenuation or delegation), every call
+//! the child token allows, the parent allows. Case count from `PROPTEST_CASES` (CI: 1,000).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use agentcap::*;
+use biscuit_auth::{Algorithm, Biscuit, BlockBuilder, PublicKey};
+use common::*;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use time::Duration;
+
+fn leaf() -> impl Strategy<Value = Constraint> {
+    let words = prop::sample::select(vec!["", "a", "b", "ab", "ba", "abc"]);
+    prop_oneof![
+        Just(Constraint::Any),
+        words.clone().prop_map(|w| Constraint::prefix(w).unwrap()),
+        words.clone().prop_map(|w| Constraint::suffix(w).unwrap()),
+        prop::collection::btree_set(words.clone(), 1..4)
+            .prop_map(|s| Constraint::one_of(s).unwrap()),
+        prop::collection::btree_set(words, 1..3).prop_map(|s| Constraint::not_one_of(s).unwrap()),
+        (0u32..5).prop_map(|n| Constraint::max_length(n).unwrap()),
+        prop::sample::select(vec!["a.*", "[ab]+", "b?a*"])
+            .prop_map(|p| Constraint::regex(p).unwrap()),
+    ]
+}
+
+fn constraint() -> impl Strategy<Value = Constraint> {
+    prop_oneof![
+        3 => leaf(),
+        1 => prop::collection::vec(leaf(), 1..3).prop_map(|v| Constraint::all_of(v).unwrap()),
+        1 => prop::collection::vec(leaf(), 1..3).prop_map(|v| Constraint::any_of(v).unwrap()),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    parent: Constraint,
+    open: bool,
+    child: Option<Constraint>,
+    only_search: bool,
+    close: bool,
+    delegate: bool,
+    calls: Vec<(bool, Value)>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let value = prop_oneof![
+        prop::sample::select(vec!["", "a", "b", "ab", "ba", "abc", "bab", "aaaa"])
+            .prop_map(|s| json!(s)),
+        Just(json!(1)),
+    ];
+    let call = (any::<bool>(), value, any::<bool>()).prop_map(|(search, v, extra)| {
+        let args = if extra {
+            json!({"v": v, "w": "x"})
+        } else {
+            json!({"v": v})
+        };
+        (search, args)
+    });
+    (
+        constraint(),
+        any::<bool>(),
+        prop::option::of(constraint()),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(call, 6),
+    )
+        .prop_map(
+            |(parent, open, child, only_search, close, delegate, calls)| Case {
+                parent,
+                open,
+                child,
+                only_search,
+                close,
+                delegate,
+                calls,
+            },
+        )
+}
+
+fn run(w: &World, t: &Token, key: &AgentKey, search: bool, args: &Value) -> bool {
+    let (tool, args) = if search {
+        ("search", args.clone())
+    } else {
+        ("read_file", json!({"path": "/data/x"}))
+    };
+    w.call(t, key, tool, args).is_ok()
+}
+
+proptest! {
+    #[test]
+    fn narrowing_never_widens(c in case()) {
+        let w = World::new();
+        let mut search = ToolGrant::new().arg("v", c.parent.clone());
+        if c.open { search = search.allow_other_args(); }
+        let grant = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+            .tool("search", search)
+            .tool("read_file", ToolGrant::new().arg("path", Constraint::sub_path("/data").unwrap()))
+            .max_depth(2)
+            .build()
+            .unwrap();
+        let parent = w.authority.issue(&grant).unwrap();
+        let mut n = Narrowing::new();
+        if let Some(child) = &c.child { n = n.constrain("search", "v", child.clone()); }
+        if c.only_search { n = n.only_tools(["search"]); }
+        if c.close { n = n.close_args("search"); }
+        let (child, key) = if c.delegate {
+            match parent.delegate(&w.alice, w.bob.public(), w.bob_id, Digest::of_message(b"m"), &n) {
+                Ok(t) => (t, &w.bob),
+                Err(_) => return Ok(()),
+            }
+        } else {
+            match parent.attenuate(&n) {
+                Ok(t) => (t, &w.alice),
+                Err(_) => return Ok(()),
+            }
+        };
+        for (search, args) in &c.calls {
+            if run(&w, &child, key, *search, args) {
+                prop_assert!(run(&w, &parent, &w.alice, *search, args), "child allowed {args} on search={search}, parent did not");
+            }
+        }
+    }
+}
+
+/// A block made by hand (not through `attenuate`) that tries to add a tool, open a closed tool
+/// and loosen a constraint gains nothing: every block's checks still apply.
+#[test]
+fn hand_made_widening_block_cannot_widen() {
+    let w = World::new();
+    let t = w.token();
+    let root =
+        PublicKey::from_bytes(&w.authority.key().public().to_bytes(), Algorithm::Ed25519).unwrap();
+    let b = Biscuit::from_base64(t.to_base64().unwrap(), root).unwrap();
+    let widening = BlockBuilder::new()
+        .code(
+            r#"t("publish"); open("read_file"); c("read_file", hex:2f70617468, hex:7b22616e79223a6e756c6c7d);
+               tool("publish"); arg("/path", "/data/ok"); check if true"#,
+        )
+        .unwrap();
+    let widened = Token::from_base64(
+        &b.append(widening).unwrap().to_base64().unwrap(),
+        &w.authority.key().public().into(),
+    )
+    .unwrap();
+    assert_eq!(
+        reason(w.call(&widened, &w.alice, "publish", json!({}))),
+        DenyReason::ToolNotGranted
+    );
+    assert!(w
+        .call(&widened, &w.alice, "read_file", read("/etc/passwd"))
+        .is_err());
+    assert!(w
+        .call(
+            &widened,
+            &w.alice,
+            "read_file",
+            json!({"path": "/data/a", "mode": "w"})
+        )
+        .is_err());
+    assert!(w
+        .call(&widened, &w.alice, "read_file", read("/data/a"))
+        .is_ok());
+}
