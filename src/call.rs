@@ -187,6 +187,9 @@ fn lp(h: &mut Sha256, bytes: &[u8]) {
     h.update(bytes);
 }
 
+/// The scalar leaves of the arguments (pointer, value) and the top-level keys.
+pub(crate) type Leaves<'a> = (Vec<(String, ArgValue<'a>)>, Vec<&'a str>);
+
 /// Bounds for walking arguments.
 pub(crate) struct ArgBounds {
     pub(crate) max_depth: usize,
@@ -195,10 +198,7 @@ pub(crate) struct ArgBounds {
 
 /// Every scalar leaf of the arguments with its JSON Pointer, and the top-level keys; `None`
 /// when the arguments are deeper or larger than the bounds.
-pub(crate) fn leaves<'a>(
-    args: &'a Value,
-    bounds: &ArgBounds,
-) -> Option<(Vec<(String, ArgValue<'a>)>, Vec<&'a str>)> {
+pub(crate) fn leaves<'a>(args: &'a Value, bounds: &ArgBounds) -> Option<Leaves<'a>> {
     let obj = args.as_object()?;
     let keys = obj.keys().map(String::as_str).collect();
     let mut out = Vec::new();

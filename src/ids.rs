@@ -22,6 +22,10 @@ impl AgentId {
         Self(uuid)
     }
 
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        Uuid::from_slice(bytes).ok().map(Self)
+    }
+
     /// The underlying UUID.
     pub fn as_uuid(&self) -> &Uuid {
         &self.0

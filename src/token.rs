@@ -238,11 +238,11 @@ impl TokenDescription {
             .as_deref()
             .ok_or_else(|| bad("no holder in the authority block"))?;
         let mut holder = AgentPublicKey::from_bytes(holder)?;
-        let root_agent: AgentId = auth
+        let root_agent = auth
             .agent
             .as_deref()
-            .ok_or_else(|| bad("no agent id"))?
-            .parse()?;
+            .and_then(AgentId::from_slice)
+            .ok_or_else(|| bad("no agent id"))?;
         let max_depth = u32::try_from(auth.max_depth.ok_or_else(|| bad("no depth"))?)
             .map_err(|_| bad("bad depth"))?;
         let names = |set: &BTreeSet<String>| -> Result<BTreeSet<ToolName>, Error> {
@@ -281,7 +281,7 @@ impl TokenDescription {
                 hops.push(Hop {
                     delegator: signer,
                     holder: next,
-                    agent: a.parse()?,
+                    agent: AgentId::from_slice(&a).ok_or_else(|| bad("bad agent id"))?,
                     cause: Digest::from_bytes(cause),
                 });
                 holder = next;

@@ -259,10 +259,7 @@ impl Verifier {
         };
         let root_holder =
             AgentPublicKey::from_bytes(&auth.holder).map_err(|_| DenyReason::MalformedAuthority)?;
-        let root_agent: AgentId = auth
-            .agent
-            .parse()
-            .map_err(|_| DenyReason::MalformedAuthority)?;
+        let root_agent = AgentId::from_slice(&auth.agent).ok_or(DenyReason::MalformedAuthority)?;
         let issuer = AuthorityId::new(auth.issuer).map_err(|_| DenyReason::MalformedAuthority)?;
         let max = u32::try_from(auth.max_depth).map_err(|_| DenyReason::MalformedAuthority)?;
         let root_key_id = biscuit.root_key_id().ok_or(DenyReason::UnknownRootKey)?;
@@ -288,7 +285,7 @@ impl Verifier {
                 .map_err(run_reason)?
                 .ok_or_else(|| malformed.clone())?;
             let next = AgentPublicKey::from_bytes(&next).map_err(|_| malformed.clone())?;
-            let agent: AgentId = agent.parse().map_err(|_| malformed.clone())?;
+            let agent = AgentId::from_slice(&agent).ok_or_else(|| malformed.clone())?;
             let cause: [u8; 32] = cause.as_slice().try_into().map_err(|_| malformed.clone())?;
             hops.push(Hop {
                 delegator,

@@ -227,7 +227,7 @@ pub(crate) fn authority_block(
     let mut src = Source::default();
     let v = src.param(Term::Integer(VERSION));
     let i = src.param(str_term(issuer.as_str()));
-    let a = src.param(str_term(&grant.agent.to_string()));
+    let a = src.param(Term::Bytes(grant.agent.as_uuid().as_bytes().to_vec()));
     let h = src.param(Term::Bytes(grant.holder.to_bytes().to_vec()));
     let d = src.param(Term::Integer(i64::from(grant.max_depth)));
     src.line(&format!("v({v})"));
@@ -270,7 +270,7 @@ pub(crate) fn narrowing_block(
             i64::try_from(d.block_index).unwrap_or(i64::MAX),
         ));
         let h = src.param(Term::Bytes(d.next_holder.to_bytes().to_vec()));
-        let a = src.param(str_term(&d.next_agent.to_string()));
+        let a = src.param(Term::Bytes(d.next_agent.as_uuid().as_bytes().to_vec()));
         let c = src.param(Term::Bytes(d.cause.to_vec()));
         src.line(&format!("d({i}, {h}, {a}, {c})"));
     }
@@ -361,10 +361,13 @@ pub(crate) fn extern_funcs(builder: AuthorizerBuilder) -> AuthorizerBuilder {
         .register_extern_func(EXT_NUM.to_owned(), num)
 }
 
+/// A delegation record as read: next holder key bytes, next agent id, cause bytes.
+pub(crate) type DelegationRecord = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// The authority facts the verifier needs.
 pub(crate) struct AuthorityFacts {
     pub(crate) issuer: String,
-    pub(crate) agent: String,
+    pub(crate) agent: Vec<u8>,
     pub(crate) holder: Vec<u8>,
     pub(crate) max_depth: i64,
 }
@@ -382,7 +385,7 @@ pub(crate) fn read_authority(
     if version != VERSION {
         return Ok(Err(Some(version)));
     }
-    let rows: Vec<(String, String, Vec<u8>, i64)> =
+    let rows: Vec<(String, Vec<u8>, Vec<u8>, i64)> =
         authorizer.query("q($i, $a, $h, $d) <- iss($i), agent($a), holder($h), dmax($d)")?;
     let mut rows = rows.into_iter();
     Ok(match (rows.next(), rows.next()) {
@@ -402,11 +405,11 @@ pub(crate) fn read_delegation(
     authorizer: &mut biscuit_auth::Authorizer,
     index: usize,
     signer: PublicKey,
-) -> Result<Option<(Vec<u8>, String, Vec<u8>)>, biscuit_auth::error::Token> {
+) -> Result<Option<DelegationRecord>, biscuit_auth::error::Token> {
     let mut rule: builder::Rule = "q($h, $a, $c) <- d({i}, $h, $a, $c) trusting {k}".try_into()?;
     rule.set("i", Term::Integer(i64::try_from(index).unwrap_or(i64::MAX)))?;
     rule.set_scope("k", signer)?;
-    let rows: Vec<(Vec<u8>, String, Vec<u8>)> = authorizer.query(rule)?;
+    let rows: Vec<DelegationRecord> = authorizer.query(rule)?;
     let mut rows = rows.into_iter();
     Ok(match (rows.next(), rows.next()) {
         (Some(row), None) => Some(row),
@@ -425,8 +428,8 @@ pub(crate) struct BlockView {
     pub(crate) expires_at: Option<i64>,
     pub(crate) holder: Option<Vec<u8>>,
     pub(crate) max_depth: Option<i64>,
-    pub(crate) agent: Option<String>,
-    pub(crate) delegation: Option<(Vec<u8>, String, Vec<u8>)>,
+    pub(crate) agent: Option<Vec<u8>>,
+    pub(crate) delegation: Option<DelegationRecord>,
 }
 
 /// Predicates the holder side reads back.
@@ -480,8 +483,8 @@ pub(crate) fn block_view(source: &str) -> Result<BlockView, Error> {
             }
             ("holder", [Term::Bytes(h)]) => view.holder = Some(h.clone()),
             ("dmax", [Term::Integer(d)]) => view.max_depth = Some(*d),
-            ("agent", [Term::Str(a)]) => view.agent = Some(a.clone()),
-            ("d", [Term::Integer(_), Term::Bytes(h), Term::Str(a), Term::Bytes(c)]) => {
+            ("agent", [Term::Bytes(a)]) => view.agent = Some(a.clone()),
+            ("d", [Term::Integer(_), Term::Bytes(h), Term::Bytes(a), Term::Bytes(c)]) => {
                 view.delegation = Some((h.clone(), a.clone(), c.clone()));
             }
             _ => {}

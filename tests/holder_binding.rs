@@ -15,7 +15,7 @@ use serde_json::json;
 use time::Duration;
 
 fn proof_for(
-    w: &World,
+    _w: &World,
     t: &Token,
     key: &AgentKey,
     aud: &ExecutorId,
