@@ -35,7 +35,10 @@ fn forged_authority(w: &World, code: &str) -> String {
         "h".to_owned(),
         Term::Bytes(w.alice.public().to_bytes().to_vec()),
     );
-    params.insert("a".to_owned(), Term::Bytes(w.alice_id.as_uuid().as_bytes().to_vec()));
+    params.insert(
+        "a".to_owned(),
+        Term::Bytes(w.alice_id.as_uuid().as_bytes().to_vec()),
+    );
     let block = BlockBuilder::new()
         .code_with_params(code, params, Default::default())
         .unwrap();
@@ -62,7 +65,10 @@ fn third_party(
         "h".to_owned(),
         Term::Bytes(next.public().to_bytes().to_vec()),
     );
-    params.insert("a".to_owned(), Term::Bytes(next_agent.as_uuid().as_bytes().to_vec()));
+    params.insert(
+        "a".to_owned(),
+        Term::Bytes(next_agent.as_uuid().as_bytes().to_vec()),
+    );
     params.insert("c".to_owned(), Term::Bytes(vec![0; 32]));
     let block = BlockBuilder::new()
         .code_with_params(code, params, Default::default())
