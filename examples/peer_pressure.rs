@@ -8,7 +8,7 @@
 //! with a real signature, and B's call is allowed.
 //!
 //! Run: `cargo run --example peer_pressure`
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use agentcap::*;
 use serde_json::json;

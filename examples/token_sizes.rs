@@ -2,7 +2,7 @@
 //! narrowed constraint per hop, and of an anonymous attenuation block.
 //!
 //! Run: `cargo run --example token_sizes`
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use agentcap::*;
 use time::{Duration, OffsetDateTime};
