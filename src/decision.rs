@@ -166,6 +166,18 @@ pub enum DenyReason {
     RunLimit(String),
     /// The Datalog evaluation failed (e.g. an unknown extern function in a hand-made block).
     PolicyError(String),
+    /// A block of the token, or an agent key of its chain, is revoked.
+    Revoked,
+    /// The proof's nonce was already used.
+    Replayed,
+    /// A delegation exceeds the fan-out cap of its delegator.
+    FanOutExceeded,
+    /// The tool's budget is used up.
+    BudgetExhausted,
+    /// The tool's rate window for this agent is full.
+    RateLimited,
+    /// The state store could not be consulted.
+    StateUnavailable(String),
     /// An internal error (e.g. the token could not be re-serialised).
     Internal(String),
 }
@@ -173,7 +185,10 @@ pub enum DenyReason {
 impl DenyReason {
     /// The class a caller may act on.
     pub fn class(&self) -> DenyClass {
-        DenyClass::Denied
+        match self {
+            DenyReason::StateUnavailable(_) => DenyClass::StateUnavailable,
+            _ => DenyClass::Denied,
+        }
     }
 
     /// A short stable name for logs and metrics (`snake_case`).
@@ -204,6 +219,12 @@ impl DenyReason {
             DenyReason::CheckFailed { .. } => "check_failed",
             DenyReason::RunLimit(_) => "run_limit",
             DenyReason::PolicyError(_) => "policy_error",
+            DenyReason::Revoked => "revoked",
+            DenyReason::Replayed => "replayed",
+            DenyReason::FanOutExceeded => "fan_out_exceeded",
+            DenyReason::BudgetExhausted => "budget_exhausted",
+            DenyReason::RateLimited => "rate_limited",
+            DenyReason::StateUnavailable(_) => "state_unavailable",
             DenyReason::Internal(_) => "internal",
         }
     }
@@ -231,6 +252,7 @@ impl fmt::Display for DenyReason {
             }
             DenyReason::RunLimit(m) => write!(f, "datalog run limit: {m}"),
             DenyReason::PolicyError(m) => write!(f, "datalog error: {m}"),
+            DenyReason::StateUnavailable(m) => write!(f, "state unavailable: {m}"),
             DenyReason::Internal(m) => write!(f, "internal error: {m}"),
             other => f.write_str(&other.code().replace('_', " ")),
         }

@@ -71,7 +71,35 @@ fn unescape(segment: &str) -> Option<String> {
 pub struct ToolGrant {
     pub(crate) args: BTreeMap<String, Constraint>,
     pub(crate) other_args: bool,
+    pub(crate) limits: UseLimits,
     pub(crate) invalid: Option<String>,
+}
+
+/// How often a tool may be used: a budget over the whole token tree below the block that sets
+/// it, and sliding rate windows per calling agent. Enforced through the verifier's state store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UseLimits {
+    /// At most this many allowed calls, ever, across every token derived from the capping block.
+    pub budget: Option<u64>,
+    /// At most `.0` allowed calls per sliding window of `.1` seconds, per calling agent.
+    pub rate: Option<(u32, u64)>,
+}
+
+impl UseLimits {
+    fn is_empty(&self) -> bool {
+        self.budget.is_none() && self.rate.is_none()
+    }
+
+    fn validate(&self, tool: &ToolName) -> Result<(), Error> {
+        if let Some((n, secs)) = self.rate {
+            if n == 0 || secs == 0 || secs > 366 * 24 * 3600 {
+                return Err(Error::grant(format!(
+                    "tool `{tool}`: a rate needs at least one call per window of 1 s to 1 year"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ToolGrant {
@@ -98,6 +126,24 @@ impl ToolGrant {
         self
     }
 
+    /// Caps allowed calls of this tool at `uses`, across every token derived from this grant.
+    pub fn budget(mut self, uses: u64) -> Self {
+        self.limits.budget = Some(uses);
+        self
+    }
+
+    /// Allows at most `calls` calls per sliding window of `per` (whole seconds, at least 1), per
+    /// calling agent (e.g. one post per 30 minutes).
+    pub fn rate(mut self, calls: u32, per: std::time::Duration) -> Self {
+        self.limits.rate = Some((calls, per.as_secs()));
+        self
+    }
+
+    /// The budget and rate limits.
+    pub fn limits(&self) -> &UseLimits {
+        &self.limits
+    }
+
     /// The constraints, by JSON Pointer.
     pub fn args(&self) -> &BTreeMap<String, Constraint> {
         &self.args
@@ -120,7 +166,7 @@ impl ToolGrant {
         for c in self.args.values() {
             c.validate()?;
         }
-        Ok(())
+        self.limits.validate(tool)
     }
 }
 
@@ -132,6 +178,7 @@ pub struct Grant {
     pub(crate) tools: BTreeMap<ToolName, ToolGrant>,
     pub(crate) expires_at: OffsetDateTime,
     pub(crate) max_depth: u32,
+    pub(crate) fan_out: Option<u32>,
 }
 
 impl Grant {
@@ -149,6 +196,7 @@ impl Grant {
                 tools: BTreeMap::new(),
                 expires_at,
                 max_depth: 0,
+                fan_out: None,
             },
             invalid: None,
         }
@@ -205,6 +253,13 @@ impl GrantBuilder {
         self
     }
 
+    /// Lets each holder delegate to at most `holders` distinct agents (counted by the verifier's
+    /// state store when a delegated token is first presented). Defaults to no cap.
+    pub fn fan_out(mut self, holders: u32) -> Self {
+        self.grant.fan_out = Some(holders);
+        self
+    }
+
     /// Validates and returns the grant.
     ///
     /// # Errors
@@ -243,6 +298,8 @@ pub struct Narrowing {
     pub(crate) args: BTreeMap<ToolName, BTreeMap<String, Constraint>>,
     pub(crate) close: BTreeSet<ToolName>,
     pub(crate) expires_at: Option<OffsetDateTime>,
+    pub(crate) limits: BTreeMap<ToolName, UseLimits>,
+    pub(crate) fan_out: Option<u32>,
     pub(crate) invalid: Option<String>,
 }
 
@@ -289,6 +346,37 @@ impl Narrowing {
         self
     }
 
+    /// Caps calls of `tool` at `uses` across the tree below this block (delegation only: the
+    /// verifier attributes uses to the block that set the cap, and it can attribute facts only
+    /// to blocks signed by a holder).
+    pub fn budget(mut self, tool: &str, uses: u64) -> Self {
+        match ToolName::new(tool) {
+            Ok(t) => self.limits.entry(t).or_default().budget = Some(uses),
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Allows at most `calls` calls of `tool` per sliding window of `per`, per calling agent
+    /// (delegation only).
+    pub fn rate(mut self, tool: &str, calls: u32, per: std::time::Duration) -> Self {
+        match ToolName::new(tool) {
+            Ok(t) => self.limits.entry(t).or_default().rate = Some((calls, per.as_secs())),
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Lets the new holder delegate to at most `holders` distinct agents (delegation only).
+    pub fn fan_out(mut self, holders: u32) -> Self {
+        self.fan_out = Some(holders);
+        self
+    }
+
+    pub(crate) fn has_use_limits(&self) -> bool {
+        self.fan_out.is_some() || self.limits.values().any(|l| !l.is_empty())
+    }
+
     /// Expires earlier.
     pub fn expires_at(mut self, at: OffsetDateTime) -> Self {
         self.expires_at = Some(at);
@@ -305,6 +393,9 @@ impl Narrowing {
                     "a narrowing keeps 1 to {MAX_TOOLS} tools"
                 )));
             }
+        }
+        for (tool, limits) in &self.limits {
+            limits.validate(tool)?;
         }
         for (tool, args) in &self.args {
             if args.len() > MAX_ARGS_PER_TOOL {

@@ -12,9 +12,11 @@ mod grant;
 mod ids;
 mod keys;
 mod limits;
+pub mod state;
 mod subpath;
 mod token;
 mod url_policy;
+mod usage;
 mod value;
 mod verify;
 mod vocabulary;
@@ -29,7 +31,8 @@ pub use constraint::{
 pub use decision::{Authorized, Chain, Denied, DenyClass, DenyReason};
 pub use error::Error;
 pub use grant::{
-    Grant, GrantBuilder, Narrowing, ToolGrant, MAX_ARGS_PER_TOOL, MAX_POINTER_LEN, MAX_TOOLS,
+    Grant, GrantBuilder, Narrowing, ToolGrant, UseLimits, MAX_ARGS_PER_TOOL, MAX_POINTER_LEN,
+    MAX_TOOLS,
 };
 pub use ids::{AgentId, AuthorityId, ExecutorId, Label, ToolName};
 pub use keys::{AgentKey, AgentPublicKey, AuthorityKey, RootPublicKey, TrustedRoots};

@@ -226,6 +226,12 @@ pub struct TokenDescription {
     pub open_tools: BTreeSet<ToolName>,
     /// The earliest expiry of any block.
     pub expires_at: OffsetDateTime,
+    /// Per tool, the lowest budget any block sets.
+    pub budgets: BTreeMap<ToolName, u64>,
+    /// Per tool, every rate window any block sets: (calls, seconds).
+    pub rates: BTreeMap<ToolName, Vec<(u32, u64)>>,
+    /// The lowest fan-out cap any block sets.
+    pub fan_out: Option<u32>,
 }
 
 impl TokenDescription {
@@ -254,6 +260,9 @@ impl TokenDescription {
         let mut constraints: BTreeMap<ToolName, BTreeMap<String, Vec<Constraint>>> =
             BTreeMap::new();
         let mut hops = Vec::new();
+        let mut budgets: BTreeMap<ToolName, u64> = BTreeMap::new();
+        let mut rates: BTreeMap<ToolName, Vec<(u32, u64)>> = BTreeMap::new();
+        let mut fan_out: Option<u32> = None;
         let mut all = vec![(auth, None)];
         all.extend(iter);
         for (view, signer) in all {
@@ -274,6 +283,28 @@ impl TokenDescription {
             }
             if let Some(e) = view.expires_at {
                 expires = expires.min(e);
+            }
+            for l in &view.limits {
+                let n = u64::try_from(l.n).map_err(|_| bad("bad limit"))?;
+                match l.kind.as_str() {
+                    vocabulary::LIM_BUDGET => {
+                        let b = budgets.entry(ToolName::new(l.tool.as_str())?).or_insert(n);
+                        *b = (*b).min(n);
+                    }
+                    vocabulary::LIM_RATE => {
+                        let calls = u32::try_from(n).map_err(|_| bad("bad rate"))?;
+                        let secs = u64::try_from(l.secs).map_err(|_| bad("bad rate"))?;
+                        rates
+                            .entry(ToolName::new(l.tool.as_str())?)
+                            .or_default()
+                            .push((calls, secs));
+                    }
+                    vocabulary::LIM_FAN_OUT => {
+                        let k = u32::try_from(n).map_err(|_| bad("bad fan-out"))?;
+                        fan_out = Some(fan_out.map_or(k, |f| f.min(k)));
+                    }
+                    _ => {}
+                }
             }
             if let (Some((h, a, c)), Some(signer)) = (view.delegation, signer) {
                 let next = AgentPublicKey::from_bytes(&h)?;
@@ -298,6 +329,9 @@ impl TokenDescription {
             constraints,
             open_tools,
             expires_at,
+            budgets,
+            rates,
+            fan_out,
         })
     }
 
@@ -356,6 +390,40 @@ impl TokenDescription {
                 pointers.extend(a.keys());
             }
             close.insert(tool.clone(), vocabulary::keys_of(pointers));
+        }
+        for (tool, limits) in &n.limits {
+            if !self.tools.contains(tool) {
+                return Err(Error::NotNarrower(format!(
+                    "tool `{tool}` is not granted by the token"
+                )));
+            }
+            if let (Some(b), Some(parent)) = (limits.budget, self.budgets.get(tool)) {
+                if b > *parent {
+                    return Err(Error::NotNarrower(format!(
+                        "budget {b} for tool `{tool}` exceeds the token's {parent}"
+                    )));
+                }
+            }
+            if let Some((calls, secs)) = limits.rate {
+                let wider = self
+                    .rates
+                    .get(tool)
+                    .into_iter()
+                    .flatten()
+                    .find(|(c, s)| calls > *c || secs < *s);
+                if let Some((c, s)) = wider {
+                    return Err(Error::NotNarrower(format!(
+                        "rate {calls} per {secs} s for tool `{tool}` is not within the token's {c} per {s} s"
+                    )));
+                }
+            }
+        }
+        if let (Some(k), Some(parent)) = (n.fan_out, self.fan_out) {
+            if k > parent {
+                return Err(Error::NotNarrower(format!(
+                    "fan-out {k} exceeds the token's {parent}"
+                )));
+            }
         }
         if let Some(at) = n.expires_at {
             if at > self.expires_at {

@@ -14,7 +14,9 @@ use crate::error::Error;
 use crate::ids::{AgentId, AuthorityId, ExecutorId, ToolName};
 use crate::keys::{AgentPublicKey, TrustedRoots};
 use crate::limits::Limits;
+use crate::state::{MemoryStore, StateStore, StateVerdict};
 use crate::token::{Hop, TokenId};
+use crate::usage;
 use crate::value::ArgValue;
 use crate::vocabulary;
 
@@ -46,6 +48,7 @@ pub struct Verifier {
     tools: BTreeSet<ToolName>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    state: Arc<dyn StateStore>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -66,9 +69,18 @@ pub struct VerifierBuilder {
     tools: Vec<String>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    state: Arc<dyn StateStore>,
 }
 
 impl VerifierBuilder {
+    /// Uses `state` for replay nonces, revocations, budgets, rate windows and fan-out. Defaults
+    /// to a fresh [`MemoryStore`] (one process). Share one store (e.g. a `RedisStore`) between
+    /// every executor that must see the same revocations and counts.
+    pub fn state(mut self, state: Arc<dyn StateStore>) -> Self {
+        self.state = state;
+        self
+    }
+
     /// Uses `clock` for expiry and proof freshness. Defaults to [`SystemClock`].
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -104,6 +116,7 @@ impl VerifierBuilder {
             tools,
             clock: self.clock,
             limits: self.limits,
+            state: self.state,
         })
     }
 }
@@ -121,6 +134,7 @@ impl Verifier {
             tools: tools.into_iter().map(Into::into).collect(),
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
+            state: Arc::new(MemoryStore::new()),
         }
     }
 
@@ -228,7 +242,8 @@ impl Verifier {
             .map_err(run_reason)?;
         let mut authorizer = builder.build(&biscuit).map_err(run_reason)?;
 
-        let chain = self.walk_chain(&biscuit, &mut authorizer)?;
+        let walk = self.walk_chain(&biscuit, &mut authorizer)?;
+        let chain = walk.chain;
         chain
             .holder()
             .verifying_key()
@@ -236,6 +251,23 @@ impl Verifier {
             .map_err(|_| DenyReason::BadProofSignature)?;
 
         authorizer.authorize().map_err(authorize_reason)?;
+
+        // Last, the shared state: only a call allowed by everything else may use budget.
+        let request = usage::state_request(&usage::Inputs {
+            chain: &chain,
+            limits: &walk.limits,
+            revocation_ids: ids,
+            tool: call.tool(),
+            audience: &self.audience,
+            nonce: proof.nonce(),
+            now,
+            proof_window: limits.proof_window,
+        });
+        match self.state.decide(&request) {
+            Ok(StateVerdict::Allow) => {}
+            Ok(verdict) => return Err(usage::deny_reason(verdict)),
+            Err(e) => return Err(DenyReason::StateUnavailable(e.0)),
+        }
         Ok(Authorized {
             call: call.clone(),
             call_digest,
@@ -251,8 +283,10 @@ impl Verifier {
         &self,
         biscuit: &Biscuit,
         authorizer: &mut biscuit_auth::Authorizer,
-    ) -> Result<Chain, DenyReason> {
-        let auth = match vocabulary::read_authority(authorizer).map_err(run_reason)? {
+    ) -> Result<Walk, DenyReason> {
+        let auth = match vocabulary::read_authority(authorizer)
+            .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?
+        {
             Ok(facts) => facts,
             Err(Some(version)) => return Err(DenyReason::UnsupportedVersion(version)),
             Err(None) => return Err(DenyReason::MalformedAuthority),
@@ -264,6 +298,11 @@ impl Verifier {
         let max = u32::try_from(auth.max_depth).map_err(|_| DenyReason::MalformedAuthority)?;
         let root_key_id = biscuit.root_key_id().ok_or(DenyReason::UnknownRootKey)?;
 
+        let mut limits = vec![(
+            0,
+            vocabulary::read_limits(authorizer, 0, None)
+                .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?,
+        )];
         let mut holder = root_holder;
         let mut hops = Vec::new();
         for block in 1..biscuit.block_count() {
@@ -282,8 +321,11 @@ impl Verifier {
             }
             let malformed = DenyReason::MalformedDelegation { block };
             let (next, agent, cause) = vocabulary::read_delegation(authorizer, block, signer)
-                .map_err(run_reason)?
+                .map_err(|e| read_reason(e, malformed.clone()))?
                 .ok_or_else(|| malformed.clone())?;
+            let block_limits = vocabulary::read_limits(authorizer, block, Some(signer))
+                .map_err(|e| read_reason(e, malformed.clone()))?;
+            limits.push((block, block_limits));
             let next = AgentPublicKey::from_bytes(&next).map_err(|_| malformed.clone())?;
             let agent = AgentId::from_slice(&agent).ok_or_else(|| malformed.clone())?;
             let cause: [u8; 32] = cause.as_slice().try_into().map_err(|_| malformed.clone())?;
@@ -295,13 +337,32 @@ impl Verifier {
             });
             holder = next;
         }
-        Ok(Chain {
-            root_key_id,
-            issuer,
-            root_agent,
-            root_holder,
-            hops,
+        Ok(Walk {
+            chain: Chain {
+                root_key_id,
+                issuer,
+                root_agent,
+                root_holder,
+                hops,
+            },
+            limits,
         })
+    }
+}
+
+/// What walking the chain yields: the chain, and the use limits of the authority block and of
+/// each delegation block, by block index.
+struct Walk {
+    chain: Chain,
+    limits: Vec<(usize, Vec<vocabulary::Lim>)>,
+}
+
+/// A failure while reading vocabulary facts: a run limit is reported as such; anything else
+/// (e.g. a term of the wrong type) means the block does not speak the vocabulary.
+fn read_reason(e: BiscuitError, malformed: DenyReason) -> DenyReason {
+    match e {
+        BiscuitError::RunLimit(l) => DenyReason::RunLimit(l.to_string()),
+        _ => malformed,
     }
 }
 

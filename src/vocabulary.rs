@@ -204,6 +204,90 @@ fn tool_set(src: &mut Source, tools: &BTreeSet<&ToolName>) {
     src.line(&format!("check if tool($t), {set}.contains($t)"));
 }
 
+/// Use limits recorded for block `index`: `lim(index, kind, tool, n, seconds)`.
+fn use_limits<'a>(
+    src: &mut Source,
+    index: usize,
+    limits: impl IntoIterator<Item = (&'a ToolName, &'a crate::grant::UseLimits)>,
+    fan_out: Option<u32>,
+) {
+    let i = i64::try_from(index).unwrap_or(i64::MAX);
+    let lim = |src: &mut Source, kind: &str, tool: &str, n: i64, secs: i64| {
+        let ps = [
+            src.param(Term::Integer(i)),
+            src.param(str_term(kind)),
+            src.param(str_term(tool)),
+            src.param(Term::Integer(n)),
+            src.param(Term::Integer(secs)),
+        ];
+        src.line(&format!("lim({})", ps.join(", ")));
+    };
+    for (tool, l) in limits {
+        if let Some(n) = l.budget {
+            lim(
+                src,
+                LIM_BUDGET,
+                tool.as_str(),
+                i64::try_from(n).unwrap_or(i64::MAX),
+                0,
+            );
+        }
+        if let Some((n, secs)) = l.rate {
+            lim(
+                src,
+                LIM_RATE,
+                tool.as_str(),
+                i64::from(n),
+                i64::try_from(secs).unwrap_or(i64::MAX),
+            );
+        }
+    }
+    if let Some(k) = fan_out {
+        lim(src, LIM_FAN_OUT, "", i64::from(k), 0);
+    }
+}
+
+/// Kinds of `lim` facts.
+pub(crate) const LIM_BUDGET: &str = "bud";
+pub(crate) const LIM_RATE: &str = "rate";
+pub(crate) const LIM_FAN_OUT: &str = "fan";
+
+/// One `lim` fact as read back: kind, tool, n, seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lim {
+    pub(crate) kind: String,
+    pub(crate) tool: String,
+    pub(crate) n: i64,
+    pub(crate) secs: i64,
+}
+
+/// Reads the `lim` facts of block `index`: the authority's with the default scope, a
+/// delegation block's trusting only its signer.
+pub(crate) fn read_limits(
+    authorizer: &mut biscuit_auth::Authorizer,
+    index: usize,
+    signer: Option<PublicKey>,
+) -> Result<Vec<Lim>, biscuit_auth::error::Token> {
+    let mut rule: builder::Rule = match signer {
+        Some(_) => "q($k, $t, $n, $s) <- lim({i}, $k, $t, $n, $s) trusting {key}".try_into()?,
+        None => "q($k, $t, $n, $s) <- lim({i}, $k, $t, $n, $s)".try_into()?,
+    };
+    rule.set("i", Term::Integer(i64::try_from(index).unwrap_or(i64::MAX)))?;
+    if let Some(key) = signer {
+        rule.set_scope("key", key)?;
+    }
+    let rows: Vec<(String, String, i64, i64)> = authorizer.query(rule)?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, tool, n, secs)| Lim {
+            kind,
+            tool,
+            n,
+            secs,
+        })
+        .collect())
+}
+
 fn expiry(src: &mut Source, at: OffsetDateTime) {
     let e = src.param(date_term(at));
     src.line(&format!("exp({e})"));
@@ -245,6 +329,12 @@ pub(crate) fn authority_block(
             closed_world(&mut src, tool, &keys_of(tg.args.keys()));
         }
     }
+    use_limits(
+        &mut src,
+        0,
+        grant.tools.iter().map(|(t, g)| (t, &g.limits)),
+        grant.fan_out,
+    );
     expiry(&mut src, grant.expires_at);
     src.into_block()
 }
@@ -284,6 +374,15 @@ pub(crate) fn narrowing_block(
         let t = src.param(str_term(tool.as_str()));
         src.line(&format!("close({t})"));
         closed_world(&mut src, tool, keys);
+    }
+    match delegation {
+        Some(d) => use_limits(&mut src, d.block_index, &n.limits, n.fan_out),
+        None if n.has_use_limits() => {
+            return Err(Error::grant(
+                "budgets, rate windows and fan-out can be narrowed only by a delegation",
+            ))
+        }
+        None => {}
     }
     if let Some(at) = n.expires_at {
         expiry(&mut src, at);
@@ -424,6 +523,7 @@ pub(crate) struct BlockView {
     pub(crate) tools: Option<BTreeSet<String>>,
     pub(crate) constraints: Vec<(String, String, Constraint)>,
     pub(crate) open: BTreeSet<String>,
+    pub(crate) limits: Vec<Lim>,
     pub(crate) closed: BTreeSet<String>,
     pub(crate) expires_at: Option<i64>,
     pub(crate) holder: Option<Vec<u8>>,
@@ -433,8 +533,8 @@ pub(crate) struct BlockView {
 }
 
 /// Predicates the holder side reads back.
-const VIEW_PREDICATES: [&str; 9] = [
-    "t", "c", "open", "close", "exp", "holder", "dmax", "agent", "d",
+const VIEW_PREDICATES: [&str; 10] = [
+    "t", "c", "open", "close", "exp", "holder", "dmax", "agent", "d", "lim",
 ];
 
 /// Reads one block's vocabulary facts from its printed source. Only fact lines of the
@@ -483,6 +583,17 @@ pub(crate) fn block_view(source: &str) -> Result<BlockView, Error> {
             }
             ("holder", [Term::Bytes(h)]) => view.holder = Some(h.clone()),
             ("dmax", [Term::Integer(d)]) => view.max_depth = Some(*d),
+            (
+                "lim",
+                [Term::Integer(_), Term::Str(kind), Term::Str(tool), Term::Integer(n), Term::Integer(secs)],
+            ) => {
+                view.limits.push(Lim {
+                    kind: kind.clone(),
+                    tool: tool.clone(),
+                    n: *n,
+                    secs: *secs,
+                });
+            }
             ("agent", [Term::Bytes(a)]) => view.agent = Some(a.clone()),
             ("d", [Term::Integer(_), Term::Bytes(h), Term::Bytes(a), Term::Bytes(c)]) => {
                 view.delegation = Some((h.clone(), a.clone(), c.clone()));

@@ -323,7 +323,94 @@ fn row(name: &str) -> DenyReason {
                 json!({}),
             )
         }
+        "revoked" | "replayed" | "budget_exhausted" | "rate_limited" | "fan_out_exceeded"
+        | "state_unavailable" => state_row(&w, name),
         other => panic!("no row for {other}"),
+    }
+}
+
+/// Rows that need the shared state: each uses a fresh `MemoryStore` (or a store that is down).
+fn state_row(w: &World, name: &str) -> DenyReason {
+    use agentcap::state::*;
+    struct Down;
+    impl Revocations for Down {
+        fn revoke_id(&self, _: &[u8]) -> Result<(), StateError> {
+            Err(StateError("down".into()))
+        }
+        fn revoke_agent_key(&self, _: &[u8; 32]) -> Result<(), StateError> {
+            Err(StateError("down".into()))
+        }
+    }
+    impl StateStore for Down {
+        fn decide(&self, _: &StateRequest) -> Result<StateVerdict, StateError> {
+            Err(StateError("down".into()))
+        }
+    }
+    let memory = Arc::new(MemoryStore::new());
+    let store: Arc<dyn StateStore> = if name == "state_unavailable" {
+        Arc::new(Down)
+    } else {
+        memory.clone()
+    };
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store, clock.clone());
+    let limited = |g: ToolGrant, fan: Option<u32>| {
+        let mut b = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+            .tool("search", g)
+            .max_depth(2);
+        if let Some(k) = fan {
+            b = b.fan_out(k);
+        }
+        w.authority.issue(&b.build().unwrap()).unwrap()
+    };
+    let t = w.token();
+    match name {
+        "revoked" => {
+            memory.revoke_id(t.id().as_bytes()).unwrap();
+            reason(call_on(&v, &clock, w, &t, &w.alice, "search", json!({})))
+        }
+        "replayed" => {
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+            let text = t.to_base64().unwrap();
+            v.verify(&text, &call, &proof).unwrap();
+            reason(v.verify(&text, &call, &proof))
+        }
+        "budget_exhausted" | "rate_limited" => {
+            let g = ToolGrant::new().allow_other_args();
+            let g = if name == "budget_exhausted" {
+                g.budget(1)
+            } else {
+                g.rate(1, std::time::Duration::from_secs(60))
+            };
+            let t = limited(g, None);
+            call_on(&v, &clock, w, &t, &w.alice, "search", json!({})).unwrap();
+            reason(call_on(&v, &clock, w, &t, &w.alice, "search", json!({})))
+        }
+        "fan_out_exceeded" => {
+            let t = limited(ToolGrant::new().allow_other_args(), Some(1));
+            let to = |k: &AgentKey| {
+                t.delegate(
+                    &w.alice,
+                    k.public(),
+                    AgentId::random(),
+                    Digest::of_message(b"x"),
+                    &Narrowing::new(),
+                )
+                .unwrap()
+            };
+            call_on(&v, &clock, w, &to(&w.bob), &w.bob, "search", json!({})).unwrap();
+            reason(call_on(
+                &v,
+                &clock,
+                w,
+                &to(&w.carol),
+                &w.carol,
+                "search",
+                json!({}),
+            ))
+        }
+        _ => reason(call_on(&v, &clock, w, &t, &w.alice, "search", json!({}))),
     }
 }
 
@@ -354,11 +441,22 @@ fn every_deny_reason_is_produced_through_the_public_api() {
         "check_failed",
         "run_limit",
         "policy_error",
+        "revoked",
+        "replayed",
+        "budget_exhausted",
+        "rate_limited",
+        "fan_out_exceeded",
+        "state_unavailable",
     ];
     for name in rows {
         let got = row(name);
         assert_eq!(got.code(), name, "row `{name}` produced {got:?}");
-        assert_eq!(got.class(), DenyClass::Denied);
+        let class = if name == "state_unavailable" {
+            DenyClass::StateUnavailable
+        } else {
+            DenyClass::Denied
+        };
+        assert_eq!(got.class(), class, "row `{name}`");
     }
 }
 

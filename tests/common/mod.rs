@@ -120,3 +120,63 @@ pub fn reason(r: Result<Authorized, Denied>) -> DenyReason {
 pub fn read(path: &str) -> Value {
     json!({ "path": path })
 }
+
+/// A clock tests can move.
+#[derive(Debug)]
+pub struct TestClock(pub std::sync::atomic::AtomicI64);
+
+impl TestClock {
+    pub fn at(t: OffsetDateTime) -> Arc<Self> {
+        Arc::new(Self(std::sync::atomic::AtomicI64::new(t.unix_timestamp())))
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.0
+            .fetch_add(d.whole_seconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+            .unwrap()
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        TestClock::now(self)
+    }
+}
+
+impl World {
+    /// A verifier on `store` with `clock`.
+    pub fn verifier_with(
+        &self,
+        store: Arc<dyn agentcap::state::StateStore>,
+        clock: Arc<TestClock>,
+    ) -> Verifier {
+        Verifier::builder(
+            self.executor.clone(),
+            self.authority.key().public().into(),
+            ["read_file", "search", "http_get", "publish", "delete"],
+        )
+        .clock(clock)
+        .state(store)
+        .build()
+        .unwrap()
+    }
+}
+
+/// Signs and verifies one call at the clock's time.
+pub fn call_on(
+    v: &Verifier,
+    clock: &TestClock,
+    w: &World,
+    token: &Token,
+    key: &AgentKey,
+    tool: &str,
+    args: Value,
+) -> Result<Authorized, Denied> {
+    let call = ToolCall::new(tool, args).unwrap();
+    let proof = CallProof::sign(key, token, &w.executor, &call, clock.now()).unwrap();
+    v.verify(&token.to_base64().unwrap(), &call, &proof)
+}

@@ -1,0 +1,126 @@
+//! Shared state the verifier consults on every call: replay nonces, revocations, budgets, rate
+//! windows and fan-out. In memory by default ([`MemoryStore`]); on Redis for many executors
+//! (`RedisStore`, feature `redis`).
+//!
+//! The two traits here are *the* extension points: [`Revocations`] for operators (revoke a
+//! token subtree or an agent key), [`StateStore`] for the verifier (one atomic decision per
+//! call). The decision is one operation, not one call per concept, because its parts must be
+//! atomic together: a call denied by its rate window must not have used budget, and two
+//! concurrent calls must never both take the last unit of a cap.
+
+use std::time::Duration;
+
+mod memory;
+#[cfg(feature = "redis")]
+mod redis_store;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisStore, RedisStoreConfig};
+
+/// One use of a budget: the counter `scope` may reach at most `max`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BudgetUse {
+    /// The counter's key (32 bytes: a digest of the capping block's revocation id and the tool).
+    pub scope: [u8; 32],
+    /// The cap.
+    pub max: u64,
+}
+
+/// One use of a rate window: at most `max` calls in any `window` for `scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateUse {
+    /// The window's key (a digest of the capping block's revocation id, the tool and the agent).
+    pub scope: [u8; 32],
+    /// Calls allowed per window.
+    pub max: u32,
+    /// The sliding window's length.
+    pub window: Duration,
+}
+
+/// One delegation counted against a fan-out cap: `holder` joins the set `scope`, which may hold
+/// at most `max` distinct holders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FanOutUse {
+    /// The set's key (a digest of the revocation id of the block that made the delegator holder).
+    pub scope: [u8; 32],
+    /// The delegated-to holder key.
+    pub holder: [u8; 32],
+    /// Distinct holders allowed.
+    pub max: u32,
+}
+
+/// Everything one decision consults and, when it allows, records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StateRequest {
+    /// The decision time, Unix milliseconds.
+    pub now_ms: i64,
+    /// The revocation id of every block of the token, authority first.
+    pub revocation_ids: Vec<Vec<u8>>,
+    /// Every agent key of the chain (root holder, each delegator, each new holder).
+    pub agent_keys: Vec<[u8; 32]>,
+    /// The replay key: a digest of the executor, holder and proof nonce.
+    pub nonce: [u8; 32],
+    /// How long the nonce must be remembered (twice the proof freshness window).
+    pub nonce_ttl: Duration,
+    /// Fan-out sets to join.
+    pub fan_out: Vec<FanOutUse>,
+    /// Budgets to draw on.
+    pub budgets: Vec<BudgetUse>,
+    /// Rate windows to record in.
+    pub rates: Vec<RateUse>,
+}
+
+/// The outcome of one decision. Only [`StateVerdict::Allow`] records anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateVerdict {
+    /// Everything is within bounds; the nonce, fan-out, budget and rate uses were recorded.
+    Allow,
+    /// A block of the token, or an agent key of its chain, is revoked.
+    Revoked,
+    /// The nonce was seen within its lifetime.
+    Replayed,
+    /// A delegation would exceed a fan-out cap.
+    FanOutExceeded,
+    /// A budget is used up.
+    BudgetExhausted,
+    /// A rate window is full.
+    RateLimited,
+}
+
+/// The store could not be consulted (a denial with class `StateUnavailable`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state store unavailable: {0}")]
+pub struct StateError(pub String);
+
+/// Revocation, the operator's side: revocations never expire.
+pub trait Revocations: Send + Sync {
+    /// Revokes a block by its revocation id: every token containing that block (the token it
+    /// identifies and everything attenuated or delegated from it) is denied from now on.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be written.
+    fn revoke_id(&self, revocation_id: &[u8]) -> Result<(), StateError>;
+
+    /// Revokes an agent key: every chain in which it is a holder or delegator is denied.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be written.
+    fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError>;
+}
+
+/// The verifier's side: one atomic decision per call.
+pub trait StateStore: Revocations {
+    /// Checks revocation, replay, fan-out, budgets and rate windows for one call and, only if
+    /// every one passes, records the nonce and every use — atomically with respect to every
+    /// other decision on the same store.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be consulted; the verifier then denies.
+    fn decide(&self, request: &StateRequest) -> Result<StateVerdict, StateError>;
+}

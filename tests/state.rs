@@ -1,0 +1,402 @@
+//! Shared state: replay, cascading revocation, budgets, rate windows and fan-out. One behaviour
+//! suite, two backends: `MemoryStore` (always) and `RedisStore` (feature `redis`, against a real
+//! `redis-server` started here on a free loopback port, or `AGENTCAP_REDIS_URL`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use agentcap::state::{MemoryStore, Revocations, StateStore};
+use agentcap::*;
+use common::*;
+use serde_json::json;
+use time::Duration;
+
+type Store = Arc<dyn StateStore>;
+
+fn search(budget: Option<u64>, rate: Option<(u32, u64)>) -> ToolGrant {
+    let mut g = ToolGrant::new().allow_other_args();
+    if let Some(b) = budget {
+        g = g.budget(b);
+    }
+    if let Some((n, secs)) = rate {
+        g = g.rate(n, std::time::Duration::from_secs(secs));
+    }
+    g
+}
+
+fn token_with(w: &World, tool: ToolGrant, fan_out: Option<u32>) -> Token {
+    let mut g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::days(2))
+        .tool("search", tool)
+        .tool(
+            "read_file",
+            ToolGrant::new().arg("path", Constraint::sub_path("/data").unwrap()),
+        )
+        .max_depth(3);
+    if let Some(k) = fan_out {
+        g = g.fan_out(k);
+    }
+    w.authority.issue(&g.build().unwrap()).unwrap()
+}
+
+fn replay_is_denied(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store, clock.clone());
+    let t = w.token();
+    let call = ToolCall::new("search", json!({"q": "x"})).unwrap();
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+    let text = t.to_base64().unwrap();
+    assert!(v.verify(&text, &call, &proof).is_ok());
+    assert_eq!(reason(v.verify(&text, &call, &proof)), DenyReason::Replayed);
+    // A fresh proof for the same call is fine.
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({"q": "x"})).is_ok());
+}
+
+fn revocation_cascades(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store.clone(), clock.clone());
+    let dave = AgentKey::generate();
+    let root = w.token();
+    let t1 = w.delegate_to_bob(&root, &Narrowing::new());
+    let t2 = t1
+        .delegate(
+            &w.bob,
+            w.carol.public(),
+            w.carol_id,
+            Digest::of_message(b"2"),
+            &Narrowing::new(),
+        )
+        .unwrap();
+    let t3 = t2
+        .delegate(
+            &w.carol,
+            dave.public(),
+            AgentId::random(),
+            Digest::of_message(b"3"),
+            &Narrowing::new(),
+        )
+        .unwrap();
+    let sibling = t1
+        .delegate(
+            &w.bob,
+            dave.public(),
+            AgentId::random(),
+            Digest::of_message(b"s"),
+            &Narrowing::new(),
+        )
+        .unwrap();
+    assert!(call_on(&v, &clock, &w, &t3, &dave, "search", json!({})).is_ok());
+    assert!(call_on(&v, &clock, &w, &sibling, &dave, "search", json!({})).is_ok());
+
+    // Revoke the middle block (carol's delegation): its descendants die, its sibling lives.
+    let middle = t2.revocation_ids()[2].clone();
+    store.revoke_id(middle.as_bytes()).unwrap();
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t3, &dave, "search", json!({}))),
+        DenyReason::Revoked
+    );
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t2, &w.carol, "search", json!({}))),
+        DenyReason::Revoked
+    );
+    assert!(call_on(&v, &clock, &w, &sibling, &dave, "search", json!({})).is_ok());
+    assert!(call_on(&v, &clock, &w, &t1, &w.bob, "search", json!({})).is_ok());
+
+    // Revoke the root block: everything below it dies.
+    store
+        .revoke_id(root.revocation_ids()[0].as_bytes())
+        .unwrap();
+    assert_eq!(
+        reason(call_on(
+            &v,
+            &clock,
+            &w,
+            &sibling,
+            &dave,
+            "search",
+            json!({})
+        )),
+        DenyReason::Revoked
+    );
+    assert_eq!(
+        reason(call_on(
+            &v,
+            &clock,
+            &w,
+            &root,
+            &w.alice,
+            "search",
+            json!({})
+        )),
+        DenyReason::Revoked
+    );
+}
+
+fn revoking_an_agent_key_cuts_its_chains(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store.clone(), clock.clone());
+    let root = w.token();
+    let t1 = w.delegate_to_bob(&root, &Narrowing::new());
+    let t2 = t1
+        .delegate(
+            &w.bob,
+            w.carol.public(),
+            w.carol_id,
+            Digest::of_message(b"2"),
+            &Narrowing::new(),
+        )
+        .unwrap();
+    store.revoke_agent_key(&w.bob.public().to_bytes()).unwrap();
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t2, &w.carol, "search", json!({}))),
+        DenyReason::Revoked
+    );
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t1, &w.bob, "search", json!({}))),
+        DenyReason::Revoked
+    );
+    assert!(call_on(&v, &clock, &w, &root, &w.alice, "search", json!({})).is_ok());
+}
+
+fn budgets_span_the_tree_and_denials_use_none(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store, clock.clone());
+    let root = token_with(&w, search(Some(3), None), None);
+    let child = w.delegate_to_bob(&root, &Narrowing::new().budget("search", 1));
+    assert!(
+        root.delegate(
+            &w.alice,
+            w.bob.public(),
+            w.bob_id,
+            Digest::of_message(b"x"),
+            &Narrowing::new().budget("search", 4)
+        )
+        .is_err(),
+        "a child cannot raise a budget"
+    );
+    // A denied call (here: signed by the wrong key) uses no budget.
+    assert!(call_on(&v, &clock, &w, &child, &w.alice, "search", json!({})).is_err());
+    assert!(call_on(&v, &clock, &w, &child, &w.bob, "search", json!({})).is_ok());
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &child, &w.bob, "search", json!({}))),
+        DenyReason::BudgetExhausted
+    );
+    // The child's use counted against the root's budget of 3: two left.
+    assert!(call_on(&v, &clock, &w, &root, &w.alice, "search", json!({})).is_ok());
+    assert!(call_on(&v, &clock, &w, &root, &w.alice, "search", json!({})).is_ok());
+    assert_eq!(
+        reason(call_on(
+            &v,
+            &clock,
+            &w,
+            &root,
+            &w.alice,
+            "search",
+            json!({})
+        )),
+        DenyReason::BudgetExhausted
+    );
+    // Other tools are not capped.
+    assert!(call_on(
+        &v,
+        &clock,
+        &w,
+        &root,
+        &w.alice,
+        "read_file",
+        read("/data/a")
+    )
+    .is_ok());
+}
+
+fn rate_windows_slide(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store, clock.clone());
+    // One post per 30 minutes.
+    let t = token_with(&w, search(None, Some((1, 1800))), None);
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({}))),
+        DenyReason::RateLimited
+    );
+    clock.advance(Duration::minutes(29));
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({}))),
+        DenyReason::RateLimited
+    );
+    clock.advance(Duration::minutes(2));
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+    // Per agent: bob, delegated, has his own window (still under the same cap).
+    let b = w.delegate_to_bob(&t, &Narrowing::new());
+    assert!(call_on(&v, &clock, &w, &b, &w.bob, "search", json!({})).is_ok());
+}
+
+fn fan_out_counts_distinct_holders(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(store, clock.clone());
+    let t = token_with(&w, search(None, None), Some(2));
+    let dave = AgentKey::generate();
+    let to = |k: &AgentKey| {
+        t.delegate(
+            &w.alice,
+            k.public(),
+            AgentId::random(),
+            Digest::of_message(b"f"),
+            &Narrowing::new(),
+        )
+        .unwrap()
+    };
+    let (tb, tc, td) = (to(&w.bob), to(&w.carol), to(&dave));
+    assert!(call_on(&v, &clock, &w, &tb, &w.bob, "search", json!({})).is_ok());
+    assert!(call_on(&v, &clock, &w, &tc, &w.carol, "search", json!({})).is_ok());
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &td, &dave, "search", json!({}))),
+        DenyReason::FanOutExceeded
+    );
+    assert!(
+        call_on(&v, &clock, &w, &tb, &w.bob, "search", json!({})).is_ok(),
+        "a known holder is not counted twice"
+    );
+    // An anonymous block before the delegation does not open a new fan-out scope.
+    let att = t
+        .attenuate(&Narrowing::new().only_tools(["search"]))
+        .unwrap();
+    let te = att
+        .delegate(
+            &w.alice,
+            dave.public(),
+            AgentId::random(),
+            Digest::of_message(b"e"),
+            &Narrowing::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &te, &dave, "search", json!({}))),
+        DenyReason::FanOutExceeded
+    );
+}
+
+fn rate_cap_holds_under_eight_threads(store: Store) {
+    let w = Arc::new(World::new());
+    let clock = TestClock::at(now());
+    let v = Arc::new(w.verifier_with(store, clock.clone()));
+    let t = Arc::new(token_with(&w, search(None, Some((3, 3600))), None));
+    let allowed: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (w, v, t, clock) = (w.clone(), v.clone(), t.clone(), clock.clone());
+                s.spawn(move || {
+                    (0..4)
+                        .filter(|_| {
+                            call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(allowed, 3);
+}
+
+macro_rules! suite {
+    ($prefix:ident, $make:expr) => {
+        mod $prefix {
+            use super::*;
+            #[test]
+            fn replay() {
+                if let Some(s) = $make {
+                    replay_is_denied(s)
+                }
+            }
+            #[test]
+            fn revocation_cascade() {
+                if let Some(s) = $make {
+                    revocation_cascades(s)
+                }
+            }
+            #[test]
+            fn revoke_agent_key() {
+                if let Some(s) = $make {
+                    revoking_an_agent_key_cuts_its_chains(s)
+                }
+            }
+            #[test]
+            fn budgets() {
+                if let Some(s) = $make {
+                    budgets_span_the_tree_and_denials_use_none(s)
+                }
+            }
+            #[test]
+            fn rate_window() {
+                if let Some(s) = $make {
+                    rate_windows_slide(s)
+                }
+            }
+            #[test]
+            fn fan_out() {
+                if let Some(s) = $make {
+                    fan_out_counts_distinct_holders(s)
+                }
+            }
+            #[test]
+            fn concurrent_rate_cap() {
+                if let Some(s) = $make {
+                    rate_cap_holds_under_eight_threads(s)
+                }
+            }
+        }
+    };
+}
+
+fn memory() -> Option<Store> {
+    Some(Arc::new(MemoryStore::new()))
+}
+
+suite!(memory_store, memory());
+
+#[test]
+fn memory_store_unavailable_state_denies_with_its_class() {
+    struct Down;
+    impl Revocations for Down {
+        fn revoke_id(&self, _: &[u8]) -> Result<(), state::StateError> {
+            Err(state::StateError("down".into()))
+        }
+        fn revoke_agent_key(&self, _: &[u8; 32]) -> Result<(), state::StateError> {
+            Err(state::StateError("down".into()))
+        }
+    }
+    impl StateStore for Down {
+        fn decide(
+            &self,
+            _: &state::StateRequest,
+        ) -> Result<state::StateVerdict, state::StateError> {
+            Err(state::StateError("down".into()))
+        }
+    }
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(Arc::new(Down), clock.clone());
+    let d = call_on(&v, &clock, &w, &w.token(), &w.alice, "search", json!({})).unwrap_err();
+    assert_eq!(d.class(), DenyClass::StateUnavailable);
+    assert!(matches!(
+        d.operator_reason(),
+        DenyReason::StateUnavailable(_)
+    ));
+}
+
+#[cfg(feature = "redis")]
+#[path = "state_redis/backend.rs"]
+mod redis_backend;

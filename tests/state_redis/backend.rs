@@ -1,0 +1,252 @@
+//! The same behaviour suite against a real `redis-server`, plus what only a shared server can
+//! show: several OS processes, and the server going away and coming back.
+//!
+//! The harness starts `redis-server` on a free loopback port per test (no persistence), or
+//! uses `AGENTCAP_REDIS_URL`. Without either it prints `SKIPPED` and passes, unless
+//! `AGENTCAP_REQUIRE_REDIS` is set (as `.ci/run` does), in which case it fails.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use agentcap::state::{RedisStore, RedisStoreConfig};
+
+use super::*;
+
+pub struct Server {
+    child: Option<Child>,
+    port: u16,
+    pub url: String,
+}
+
+impl Server {
+    /// A server for one test, or `None` (skipped) when none can be had.
+    pub fn start() -> Option<Server> {
+        if let Ok(url) = std::env::var("AGENTCAP_REDIS_URL") {
+            return Some(Server {
+                child: None,
+                port: 0,
+                url,
+            });
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Server {
+            child: None,
+            port,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        if server.spawn() {
+            Some(server)
+        } else if std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_some() {
+            panic!("redis-server is required (AGENTCAP_REQUIRE_REDIS) but could not be started");
+        } else {
+            eprintln!("SKIPPED: redis-server not found; install it or set AGENTCAP_REDIS_URL");
+            None
+        }
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        let deadline = Instant::now() + StdDuration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(client) = redis::Client::open(self.url.as_str()) {
+                if let Ok(mut con) =
+                    client.get_connection_with_timeout(StdDuration::from_millis(200))
+                {
+                    if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(StdDuration::from_millis(50));
+        }
+        false
+    }
+
+    /// Kills the server (as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        assert!(self.spawn(), "redis-server restarts");
+    }
+
+    pub fn store(&self, prefix: &str) -> Arc<RedisStore> {
+        Arc::new(RedisStore::new(RedisStoreConfig::new(self.url.clone()).prefix(prefix)).unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+thread_local! {
+    static SERVER: std::cell::RefCell<Option<Server>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A store on a fresh server (kept alive for the rest of the test thread) with a unique prefix.
+fn redis() -> Option<Store> {
+    let server = Server::start()?;
+    let store = server.store(&format!("t{}:", uuid::Uuid::new_v4().simple()));
+    SERVER.with(|s| *s.borrow_mut() = Some(server));
+    Some(store)
+}
+
+suite!(redis_store, redis());
+
+#[test]
+fn redis_unavailable_denies_then_recovers() {
+    let Some(mut server) = Server::start() else {
+        return;
+    };
+    if server.child.is_none() {
+        eprintln!("SKIPPED: cannot kill an external AGENTCAP_REDIS_URL server");
+        return;
+    }
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(server.store("fault:"), clock.clone());
+    let t = w.token();
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+    server.kill();
+    for _ in 0..3 {
+        let d = call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).unwrap_err();
+        assert_eq!(
+            d.class(),
+            DenyClass::StateUnavailable,
+            "{:?}",
+            d.operator_reason()
+        );
+    }
+    server.restart();
+    assert!(
+        call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok(),
+        "the store reconnects"
+    );
+}
+
+/// Four OS processes present a one-time capability 64 times at once: exactly one is allowed.
+#[test]
+fn redis_one_time_capability_across_four_processes() {
+    if let Ok(spec) = std::env::var("AGENTCAP_CHILD_SPEC") {
+        return child_worker(&spec);
+    }
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let w = World::new();
+    let t = token_with(&w, search(Some(1), None), None);
+    let root = w.authority.key().public();
+    let dir = std::env::temp_dir().join(format!("agentcap-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("mp{}:", uuid::Uuid::new_v4().simple());
+    let children: Vec<_> = (0..4)
+        .map(|c| {
+            let proofs: Vec<String> = (0..16)
+                .map(|i| {
+                    let call = ToolCall::new("search", json!({ "n": c * 16 + i })).unwrap();
+                    CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap().to_base64()
+                })
+                .collect();
+            let spec = json!({
+                "url": server.url, "prefix": prefix, "root": root.to_string(), "executor": w.executor.as_str(),
+                "token": t.to_base64().unwrap(), "first": c * 16, "proofs": proofs,
+            });
+            let path = dir.join(format!("child{c}.json"));
+            std::fs::write(&path, spec.to_string()).unwrap();
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "redis_backend::redis_one_time_capability_across_four_processes", "--nocapture", "--test-threads=1"])
+                .env("AGENTCAP_CHILD_SPEC", &path)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut allowed = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.split("ALLOWED=").nth(1))
+            .unwrap_or_else(|| panic!("child reports: {text}"));
+        allowed += line.trim().parse::<usize>().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        allowed, 1,
+        "a budget of one is used exactly once across processes"
+    );
+}
+
+fn child_worker(spec_path: &str) {
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(spec_path).unwrap()).unwrap();
+    let store = Arc::new(
+        RedisStore::new(
+            RedisStoreConfig::new(spec["url"].as_str().unwrap())
+                .prefix(spec["prefix"].as_str().unwrap()),
+        )
+        .unwrap(),
+    );
+    let root: RootPublicKey = spec["root"].as_str().unwrap().parse().unwrap();
+    let v = Verifier::builder(
+        ExecutorId::new(spec["executor"].as_str().unwrap()).unwrap(),
+        root.into(),
+        ["search"],
+    )
+    .clock(Arc::new(FixedClock(now())))
+    .state(store)
+    .build()
+    .unwrap();
+    let token = spec["token"].as_str().unwrap();
+    let first = spec["first"].as_u64().unwrap();
+    let proofs: Vec<String> = serde_json::from_value(spec["proofs"].clone()).unwrap();
+    let allowed: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = proofs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let v = &v;
+                s.spawn(move || {
+                    let call = ToolCall::new("search", json!({ "n": first + i as u64 })).unwrap();
+                    v.verify(token, &call, &CallProof::from_base64(p).unwrap())
+                        .is_ok()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter(|_| true)
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum()
+    });
+    println!("ALLOWED={allowed}");
+}
