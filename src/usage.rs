@@ -38,7 +38,6 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
     let chain = i.chain;
     let rev = |block: usize| i.revocation_ids.get(block).map_or(&[][..], Vec::as_slice);
     let holder = chain.holder().to_bytes();
-    let agent = chain.hops.last().map_or(chain.root_agent, |h| h.agent);
     let tool = i.tool.as_str().as_bytes();
 
     let mut agent_keys = vec![chain.root_holder.to_bytes()];
@@ -76,8 +75,19 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
                     scope: scope("bud", &[rev(*block), tool]),
                     max: n,
                 }),
+                // Per calling agent *key*: agent ids are the delegator's claim, and a holder could
+                // mint fresh ones for its own key; keys are what fan-out bounds.
                 LIM_RATE if l.tool.as_bytes() == tool => rates.push(RateUse {
-                    scope: scope("rate", &[rev(*block), tool, agent.as_uuid().as_bytes()]),
+                    scope: scope(
+                        "rate",
+                        &[
+                            rev(*block),
+                            tool,
+                            &holder,
+                            &l.n.to_be_bytes(),
+                            &l.secs.to_be_bytes(),
+                        ],
+                    ),
                     max: u32::try_from(n).unwrap_or(u32::MAX),
                     window: Duration::from_secs(u64::try_from(l.secs).unwrap_or(0)),
                 }),
@@ -85,6 +95,9 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
             }
         }
     }
+    // Two identical caps from one block are one cap, not two draws on it.
+    budgets.sort_by(|a, b| a.scope.cmp(&b.scope).then(a.max.cmp(&b.max)));
+    budgets.dedup_by(|later, first| later.scope == first.scope);
     StateRequest {
         now_ms: i64::try_from(i.now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
         revocation_ids: i.revocation_ids.clone(),

@@ -240,6 +240,28 @@ fn rate_windows_slide(store: Store) {
     // Per agent: bob, delegated, has his own window (still under the same cap).
     let b = w.delegate_to_bob(&t, &Narrowing::new());
     assert!(call_on(&v, &clock, &w, &b, &w.bob, "search", json!({})).is_ok());
+    // A fresh agent id for the same key is the same caller: no fresh window.
+    let me_again = t
+        .delegate(
+            &w.alice,
+            w.alice.public(),
+            AgentId::random(),
+            Digest::of_message(b"me"),
+            &Narrowing::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        reason(call_on(
+            &v,
+            &clock,
+            &w,
+            &me_again,
+            &w.alice,
+            "search",
+            json!({})
+        )),
+        DenyReason::RateLimited
+    );
 }
 
 fn fan_out_counts_distinct_holders(store: Store) {

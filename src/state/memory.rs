@@ -27,15 +27,18 @@ struct Shard {
     nonces: HashMap<[u8; 32], i64>,
     fan: HashMap<[u8; 32], HashSet<[u8; 32]>>,
     budgets: HashMap<[u8; 32], u64>,
-    rates: HashMap<[u8; 32], VecDeque<i64>>,
+    /// Per window: its length (ms) and the times of the calls inside it.
+    rates: HashMap<[u8; 32], (i64, VecDeque<i64>)>,
     inserts: u32,
 }
 
 impl Shard {
     fn sweep(&mut self, now_ms: i64) {
         self.nonces.retain(|_, expires| *expires > now_ms);
-        self.rates.retain(|_, log| {
-            !log.is_empty() && log.back().is_some_and(|t| *t > now_ms - 24 * 3600 * 1000)
+        // A window's log is kept until its newest call has left the window.
+        self.rates.retain(|_, (window, log)| {
+            log.back()
+                .is_some_and(|t| *t > now_ms.saturating_sub(*window))
         });
         self.inserts = 0;
     }
@@ -172,11 +175,11 @@ impl StateStore for MemoryStore {
             let shard = guards
                 .get(&Self::shard_of(&Key::Rate(w.scope)))
                 .ok_or_else(missing)?;
-            let since = now - i64::try_from(w.window.as_millis()).unwrap_or(i64::MAX);
+            let since = now.saturating_sub(i64::try_from(w.window.as_millis()).unwrap_or(i64::MAX));
             let used = shard
                 .rates
                 .get(&w.scope)
-                .map_or(0, |log| log.iter().filter(|t| **t > since).count());
+                .map_or(0, |(_, log)| log.iter().filter(|t| **t > since).count());
             if used >= w.max as usize {
                 return Ok(StateVerdict::RateLimited);
             }
@@ -208,8 +211,12 @@ impl StateStore for MemoryStore {
             let shard = guards
                 .get_mut(&Self::shard_of(&Key::Rate(w.scope)))
                 .ok_or_else(missing)?;
-            let since = now - i64::try_from(w.window.as_millis()).unwrap_or(i64::MAX);
-            let log = shard.rates.entry(w.scope).or_default();
+            let window = i64::try_from(w.window.as_millis()).unwrap_or(i64::MAX);
+            let since = now.saturating_sub(window);
+            let (_, log) = shard
+                .rates
+                .entry(w.scope)
+                .or_insert_with(|| (window, VecDeque::new()));
             while log.front().is_some_and(|t| *t <= since) {
                 log.pop_front();
             }

@@ -65,7 +65,7 @@ pub struct StateRequest {
     pub agent_keys: Vec<[u8; 32]>,
     /// The replay key: a digest of the executor, holder and proof nonce.
     pub nonce: [u8; 32],
-    /// How long the nonce must be remembered (twice the proof freshness window).
+    /// How long the nonce must be remembered (twice the proof freshness window, plus 1 s).
     pub nonce_ttl: Duration,
     /// Fan-out sets to join.
     pub fan_out: Vec<FanOutUse>,

@@ -58,8 +58,9 @@ return 'allow'
 pub struct RedisStoreConfig {
     /// The server, e.g. `redis://127.0.0.1:6379/`.
     pub url: String,
-    /// Prefix of every key. Defaults to `agentcap:`. Wrap it in braces (`{agentcap}:`) to keep
-    /// every key in one Redis Cluster slot.
+    /// Prefix of every key. Defaults to `{agentcap}:`: the braces are a Redis Cluster hash tag,
+    /// so every key of one decision lands in one slot (the store talks to one node; in a cluster,
+    /// point it at the node that owns that slot).
     pub prefix: String,
     /// Connections kept open. Defaults to 8.
     pub pool_size: usize,
@@ -72,7 +73,7 @@ impl RedisStoreConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            prefix: "agentcap:".to_owned(),
+            prefix: "{agentcap}:".to_owned(),
             pool_size: 8,
             timeout: Duration::from_millis(500),
         }

@@ -1,0 +1,396 @@
+//! Writing the log: append, checkpoint, close, reopen after a crash.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use rand_core::OsRng;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::event::{Event, HopRecord, Record};
+use super::{checkpoint_message, line_hash};
+use crate::call::Digest;
+use crate::ids::{AgentId, Label, ToolName};
+use crate::keys::AgentPublicKey;
+use crate::token::{Hop, Token};
+
+/// The log's own signing key (for checkpoints). Secret: redacted `Debug`, zeroized on drop.
+pub struct LogKey(SigningKey);
+
+impl LogKey {
+    /// A fresh key.
+    pub fn generate() -> Self {
+        Self(SigningKey::generate(&mut OsRng))
+    }
+
+    /// From 32 secret bytes.
+    pub fn from_bytes(secret: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(secret))
+    }
+
+    /// The 32 secret bytes, zeroized when dropped.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    /// The public half, which verifies checkpoints.
+    pub fn public(&self) -> LogPublicKey {
+        LogPublicKey(self.0.verifying_key())
+    }
+}
+
+impl fmt::Debug for LogKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogKey").field("public", &self.public()).finish_non_exhaustive()
+    }
+}
+
+/// The public key of a log. Text form `ed25519/<hex>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct LogPublicKey(pub(crate) VerifyingKey);
+
+impl fmt::Display for LogPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ed25519/{}", hex::encode(self.0.as_bytes()))
+    }
+}
+
+impl fmt::Debug for LogPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LogPublicKey({self})")
+    }
+}
+
+impl FromStr for LogPublicKey {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        let k: AgentPublicKey = s.parse()?;
+        Ok(Self(*k.verifying_key()))
+    }
+}
+
+/// When records reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `fsync` after every record before it is acknowledged: nothing acknowledged is lost even
+    /// on power loss. The default.
+    EveryRecord,
+    /// `fsync` every `n` records (and at checkpoints): a record is acknowledged once written to
+    /// the operating system, so a killed process loses nothing, a power loss up to `n - 1`.
+    Batch(u32),
+}
+
+/// How a log is written.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuditConfig {
+    /// A signed checkpoint every this many records. Defaults to 100.
+    pub checkpoint_every: u32,
+    /// Defaults to [`Durability::EveryRecord`].
+    pub durability: Durability,
+    /// Opt-in: per tool, the argument pointers whose values decision records keep. Defaults to
+    /// none: only the call digest is logged.
+    pub keep_args: BTreeMap<ToolName, Vec<String>>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 100,
+            durability: Durability::EveryRecord,
+            keep_args: BTreeMap::new(),
+        }
+    }
+}
+
+/// An audit log could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The file system failed.
+    #[error("audit log i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file exists (on create) or is not a log this key wrote (on open).
+    #[error("audit log `{path}`: {why}")]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A record could not be encoded.
+    #[error("audit record encoding: {0}")]
+    Encoding(String),
+    /// A previous write failed part-way; the log refuses further records.
+    #[error("audit log is poisoned by an earlier failure")]
+    Poisoned,
+}
+
+struct Writer {
+    file: File,
+    seq: u64,
+    prev: [u8; 32],
+    since_checkpoint: u32,
+    since_sync: u32,
+    failed: bool,
+}
+
+/// An append-only, hash-chained, checkpoint-signed JSON Lines log. Safe to share between
+/// threads (appends are serialized).
+pub struct AuditLog {
+    path: PathBuf,
+    key: LogKey,
+    config: AuditConfig,
+    writer: Mutex<Writer>,
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLog").field("path", &self.path).field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Creates a new log at `path` (which must not exist), writing its `open` record.
+    ///
+    /// # Errors
+    /// [`AuditError::Unusable`] if the file exists; [`AuditError::Io`] on file-system failure.
+    pub fn create(path: impl AsRef<Path>, key: LogKey, config: AuditConfig) -> Result<Self, AuditError> {
+        let path = path.as_ref().to_path_buf();
+        let file = OpenOptions::new().append(true).create_new(true).open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => AuditError::Unusable { path: path.clone(), why: "already exists".to_owned() },
+            _ => AuditError::Io(e),
+        })?;
+        let log = Self {
+            writer: Mutex::new(Writer { file, seq: 0, prev: [0; 32], since_checkpoint: 0, since_sync: 0, failed: false }),
+            path,
+            config,
+            key,
+        };
+        let log_key = log.key.public().to_string();
+        log.append(Event::Open { log_key, version: 1 })?;
+        Ok(log)
+    }
+
+    /// Reopens an existing log to append. A torn last line (a crash mid-write) is cut off and a
+    /// [`Event::Recovery`] record says so; any other damage refuses the open (verify the file).
+    ///
+    /// # Errors
+    /// [`AuditError::Unusable`] when the file is not an intact log written with this key.
+    pub fn open(path: impl AsRef<Path>, key: LogKey, config: AuditConfig) -> Result<Self, AuditError> {
+        let path = path.as_ref().to_path_buf();
+        let unusable = |why: String| AuditError::Unusable { path: path.clone(), why };
+        let report = super::verify_file(&path, &key.public()).map_err(|f| unusable(f.to_string()))?;
+        let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
+        // Find the end of the last complete line and the hash of that line.
+        let mut reader = BufReader::new(&file);
+        let (mut good_end, mut last) = (0u64, Vec::new());
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 || buf.last() != Some(&b'\n') {
+                break;
+            }
+            good_end += n as u64;
+            last = buf[..n - 1].to_vec();
+        }
+        let len = file.seek(SeekFrom::End(0))?;
+        let dropped = len - good_end;
+        if dropped > 0 {
+            file.set_len(good_end)?;
+            file.sync_all()?;
+        }
+        let log = Self {
+            writer: Mutex::new(Writer {
+                file,
+                seq: report.records,
+                prev: line_hash(&last),
+                since_checkpoint: 0,
+                since_sync: 0,
+                failed: false,
+            }),
+            path,
+            config,
+            key,
+        };
+        if dropped > 0 {
+            log.append(Event::Recovery { dropped_bytes: dropped })?;
+        }
+        Ok(log)
+    }
+
+    /// The log's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The key that verifies its checkpoints.
+    pub fn public_key(&self) -> LogPublicKey {
+        self.key.public()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuditConfig {
+        &self.config
+    }
+
+    /// Appends one event; returns its record id once it is written (and synced, per the
+    /// durability policy). A checkpoint follows every `checkpoint_every` records.
+    ///
+    /// # Errors
+    /// [`AuditError`] when it could not be written; the log then refuses further appends.
+    pub fn append(&self, event: Event) -> Result<String, AuditError> {
+        let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+        if w.failed {
+            return Err(AuditError::Poisoned);
+        }
+        let id = self.write(&mut w, event, false)?;
+        w.since_checkpoint += 1;
+        if w.since_checkpoint >= self.config.checkpoint_every.max(1) {
+            self.checkpoint_locked(&mut w, false)?;
+        }
+        Ok(id)
+    }
+
+    /// Writes a signed checkpoint now.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`].
+    pub fn checkpoint(&self) -> Result<(), AuditError> {
+        let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+        self.checkpoint_locked(&mut w, false)
+    }
+
+    /// Writes the closing checkpoint. Appends after it are refused.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`].
+    pub fn close(&self) -> Result<(), AuditError> {
+        let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+        self.checkpoint_locked(&mut w, true)?;
+        w.failed = true;
+        Ok(())
+    }
+
+    fn checkpoint_locked(&self, w: &mut Writer, closed: bool) -> Result<(), AuditError> {
+        let sig = self.key.0.sign(&checkpoint_message(w.seq, &w.prev, closed));
+        self.write(w, Event::Checkpoint { sig: hex::encode(sig.to_bytes()), closed }, true)?;
+        w.since_checkpoint = 0;
+        Ok(())
+    }
+
+    fn write(&self, w: &mut Writer, event: Event, force_sync: bool) -> Result<String, AuditError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let record = Record {
+            seq: w.seq,
+            id: id.clone(),
+            ts: i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+            prev: hex::encode(w.prev),
+            event,
+        };
+        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Encoding(e.to_string()))?;
+        let hash = line_hash(&line);
+        line.push(b'\n');
+        // INVARIANT: one write_all per record, so a crash leaves at most one torn last line.
+        let result = w.file.write_all(&line).and_then(|()| {
+            w.since_sync += 1;
+            let sync = force_sync
+                || match self.config.durability {
+                    Durability::EveryRecord => true,
+                    Durability::Batch(n) => w.since_sync >= n.max(1),
+                };
+            if sync {
+                w.since_sync = 0;
+                w.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            w.failed = true;
+            return Err(AuditError::Io(e));
+        }
+        w.seq += 1;
+        w.prev = hash;
+        Ok(id)
+    }
+
+    /// Records an agent-to-agent message the framework delivered.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`].
+    pub fn record_message(&self, from: AgentId, to: AgentId, digest: Digest, labels: &[Label]) -> Result<String, AuditError> {
+        self.append(Event::Message {
+            from: from.to_string(),
+            to: to.to_string(),
+            digest: digest.to_string(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+        })
+    }
+
+    /// Records that `token` was issued.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`]; [`AuditError::Encoding`] if the token cannot be described.
+    pub fn record_issuance(&self, token: &Token) -> Result<String, AuditError> {
+        let d = token.describe().map_err(|e| AuditError::Encoding(e.to_string()))?;
+        self.append(Event::Issuance {
+            token_id: token.id().to_string(),
+            agent: d.root_agent.to_string(),
+            holder: d.holder.to_string(),
+            tools: d.tools.iter().map(|t| t.to_string()).collect(),
+        })
+    }
+
+    /// Records that `child` was attenuated from `parent`.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`].
+    pub fn record_attenuation(&self, parent: &Token, child: &Token) -> Result<String, AuditError> {
+        self.append(Event::Attenuation { parent: parent.id().to_string(), token_id: child.id().to_string() })
+    }
+
+    /// Records that `child` was delegated from `parent` (its last hop).
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`]; [`AuditError::Encoding`] if `child` has no delegation hop.
+    pub fn record_delegation(&self, parent: &Token, child: &Token) -> Result<String, AuditError> {
+        let d = child.describe().map_err(|e| AuditError::Encoding(e.to_string()))?;
+        let hop = d.hops.last().ok_or_else(|| AuditError::Encoding("the token has no delegation".to_owned()))?;
+        self.append(Event::Delegation { parent: parent.id().to_string(), token_id: child.id().to_string(), hop: hop_record(hop) })
+    }
+
+    /// Records a revocation by block revocation id.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`].
+    pub fn record_revocation_id(&self, revocation_id: &[u8]) -> Result<String, AuditError> {
+        self.append(Event::Revocation { revocation_id: Some(hex::encode(revocation_id)), agent_key: None })
+    }
+
+    /// Records a revocation by agent key.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`].
+    pub fn record_revocation_key(&self, key: &AgentPublicKey) -> Result<String, AuditError> {
+        self.append(Event::Revocation { revocation_id: None, agent_key: Some(key.to_string()) })
+    }
+}
+
+pub(crate) fn hop_record(h: &Hop) -> HopRecord {
+    HopRecord {
+        delegator: h.delegator.to_string(),
+        holder: h.holder.to_string(),
+        agent: h.agent.to_string(),
+        cause: h.cause.to_string(),
+    }
+}
