@@ -19,6 +19,7 @@ pub struct Authorized {
     pub(crate) chain: Chain,
     pub(crate) token_id: TokenId,
     pub(crate) audience: ExecutorId,
+    pub(crate) audit_event: Option<String>,
 }
 
 impl Authorized {
@@ -48,6 +49,11 @@ impl Authorized {
     /// The id of the token that was presented.
     pub fn token_id(&self) -> &TokenId {
         &self.token_id
+    }
+
+    /// The id of the audit record of this decision, when the verifier has a log.
+    pub fn audit_event(&self) -> Option<&str> {
+        self.audit_event.as_deref()
     }
 
     /// The executor that verified the call.
@@ -178,6 +184,8 @@ pub enum DenyReason {
     RateLimited,
     /// The state store could not be consulted.
     StateUnavailable(String),
+    /// The decision's audit record could not be written.
+    AuditUnavailable(String),
     /// An internal error (e.g. the token could not be re-serialised).
     Internal(String),
 }
@@ -186,7 +194,9 @@ impl DenyReason {
     /// The class a caller may act on.
     pub fn class(&self) -> DenyClass {
         match self {
-            DenyReason::StateUnavailable(_) => DenyClass::StateUnavailable,
+            DenyReason::StateUnavailable(_) | DenyReason::AuditUnavailable(_) => {
+                DenyClass::StateUnavailable
+            }
             _ => DenyClass::Denied,
         }
     }
@@ -225,6 +235,7 @@ impl DenyReason {
             DenyReason::BudgetExhausted => "budget_exhausted",
             DenyReason::RateLimited => "rate_limited",
             DenyReason::StateUnavailable(_) => "state_unavailable",
+            DenyReason::AuditUnavailable(_) => "audit_unavailable",
             DenyReason::Internal(_) => "internal",
         }
     }
@@ -253,6 +264,7 @@ impl fmt::Display for DenyReason {
             DenyReason::RunLimit(m) => write!(f, "datalog run limit: {m}"),
             DenyReason::PolicyError(m) => write!(f, "datalog error: {m}"),
             DenyReason::StateUnavailable(m) => write!(f, "state unavailable: {m}"),
+            DenyReason::AuditUnavailable(m) => write!(f, "audit log unavailable: {m}"),
             DenyReason::Internal(m) => write!(f, "internal error: {m}"),
             other => f.write_str(&other.code().replace('_', " ")),
         }
@@ -265,14 +277,24 @@ impl fmt::Display for DenyReason {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Denied {
     reason: DenyReason,
+    audit_event: Option<String>,
 }
 
 impl Denied {
     /// The message every denial displays.
     pub const MESSAGE: &'static str = "agentcap: call denied";
 
-    pub(crate) fn new(reason: DenyReason) -> Self {
-        Self { reason }
+    pub(crate) fn new(reason: DenyReason, audit_event: Option<String>) -> Self {
+        Self {
+            reason,
+            audit_event,
+        }
+    }
+
+    /// The id of the audit record of this decision, when the verifier has a log (operators
+    /// trace denials too).
+    pub fn audit_event(&self) -> Option<&str> {
+        self.audit_event.as_deref()
     }
 
     /// The class a caller may act on.

@@ -7,6 +7,8 @@ use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
 use biscuit_auth::{AuthorizerBuilder, Biscuit, UnverifiedBiscuit};
 use time::OffsetDateTime;
 
+use crate::audit::hop_record;
+use crate::audit::{AuditLog, DecisionRecord, Event};
 use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{Authorized, Chain, Denied, DenyReason};
@@ -49,6 +51,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     limits: Limits,
     state: Arc<dyn StateStore>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -70,9 +73,17 @@ pub struct VerifierBuilder {
     clock: Arc<dyn Clock>,
     limits: Limits,
     state: Arc<dyn StateStore>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl VerifierBuilder {
+    /// Writes every decision (allow and deny) to `log` as part of `verify`. A decision whose
+    /// record cannot be written is a denial (`DenyReason::AuditUnavailable`). Defaults to none.
+    pub fn audit(mut self, log: Arc<AuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
     /// Uses `state` for replay nonces, revocations, budgets, rate windows and fan-out. Defaults
     /// to a fresh [`MemoryStore`] (one process). Share one store (e.g. a `RedisStore`) between
     /// every executor that must see the same revocations and counts.
@@ -117,6 +128,7 @@ impl VerifierBuilder {
             clock: self.clock,
             limits: self.limits,
             state: self.state,
+            audit: self.audit,
         })
     }
 }
@@ -135,6 +147,7 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             state: Arc::new(MemoryStore::new()),
+            audit: None,
         }
     }
 
@@ -157,23 +170,102 @@ impl Verifier {
         call: &ToolCall,
         proof: &CallProof,
     ) -> Result<Authorized, Denied> {
-        let result = self.decide(token, call, proof);
+        let span = tracing::info_span!(
+            "execute_tool",
+            otel.name = %format_args!("execute_tool {}", call.tool()),
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = %call.tool(),
+            agentcap.decision = tracing::field::Empty,
+            agentcap.reason = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let mut result = self.decide(token, call, proof);
+        // The audit record is part of the decision: if it cannot be written, the call is denied.
+        let audit_event = match &self.audit {
+            None => None,
+            Some(log) => {
+                match log.append(Event::Decision(self.decision_record(call, proof, &result))) {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        result = Err(DenyReason::AuditUnavailable(e.to_string()));
+                        None
+                    }
+                }
+            }
+        };
         match &result {
-            Ok(a) => tracing::info!(
-                agentcap.decision = "allow",
-                gen_ai.tool.name = %call.tool(),
-                gen_ai.agent.id = %a.agent(),
-                agentcap.token_id = %a.token_id(),
-                agentcap.chain_depth = a.chain().hops.len(),
-            ),
-            Err(reason) => tracing::warn!(
-                agentcap.decision = "deny",
-                gen_ai.tool.name = %call.tool(),
-                agentcap.reason = reason.code(),
-                agentcap.detail = %reason,
-            ),
+            Ok(a) => {
+                span.record("agentcap.decision", "allow");
+                tracing::info!(
+                    agentcap.decision = "allow",
+                    gen_ai.tool.name = %call.tool(),
+                    gen_ai.agent.id = %a.agent(),
+                    agentcap.token_id = %a.token_id(),
+                    agentcap.chain_depth = a.chain().hops.len(),
+                );
+            }
+            Err(reason) => {
+                span.record("agentcap.decision", "deny");
+                span.record("agentcap.reason", reason.code());
+                tracing::warn!(
+                    agentcap.decision = "deny",
+                    gen_ai.tool.name = %call.tool(),
+                    agentcap.reason = reason.code(),
+                    agentcap.detail = %reason,
+                );
+            }
         }
-        result.map_err(Denied::new)
+        match result {
+            Ok(mut a) => {
+                a.audit_event = audit_event;
+                Ok(a)
+            }
+            Err(reason) => Err(Denied::new(reason, audit_event)),
+        }
+    }
+
+    /// The audit record of one decision: digests, ids and the chain; argument values only where
+    /// a redaction rule of the log keeps them.
+    fn decision_record(
+        &self,
+        call: &ToolCall,
+        proof: &CallProof,
+        result: &Result<Authorized, DenyReason>,
+    ) -> DecisionRecord {
+        let kept = self
+            .audit
+            .as_ref()
+            .and_then(|log| log.config().keep_args.get(call.tool()))
+            .map(|pointers| {
+                let mut kept = serde_json::Map::new();
+                for p in pointers {
+                    if let Some(v) = call.args().pointer(p) {
+                        kept.insert(p.clone(), v.clone());
+                    }
+                }
+                serde_json::Value::Object(kept)
+            });
+        let (decision, reason, detail, chain) = match result {
+            Ok(a) => ("allow", None, None, Some(a.chain())),
+            Err(r) => ("deny", Some(r.code().to_owned()), Some(r.to_string()), None),
+        };
+        DecisionRecord {
+            executor: self.audience.to_string(),
+            decision: decision.to_owned(),
+            reason,
+            detail,
+            tool: call.tool().to_string(),
+            call_digest: proof.call_digest().to_string(),
+            token_id: proof.token_id().to_string(),
+            cause: call.cause().map(|c| c.to_string()),
+            labels: call.labels().iter().map(|l| l.to_string()).collect(),
+            root_agent: chain.map(|c| c.root_agent.to_string()),
+            issuer: chain.map(|c| c.issuer.to_string()),
+            hops: chain
+                .map(|c| c.hops.iter().map(hop_record).collect())
+                .unwrap_or_default(),
+            args: kept,
+        }
     }
 
     fn decide(
@@ -269,6 +361,7 @@ impl Verifier {
             Err(e) => return Err(DenyReason::StateUnavailable(e.0)),
         }
         Ok(Authorized {
+            audit_event: None,
             call: call.clone(),
             call_digest,
             chain,

@@ -325,6 +325,27 @@ fn row(name: &str) -> DenyReason {
         }
         "revoked" | "replayed" | "budget_exhausted" | "rate_limited" | "fan_out_exceeded"
         | "state_unavailable" => state_row(&w, name),
+        "audit_unavailable" => {
+            let path = std::env::temp_dir().join(format!(
+                "agentcap-deny-{}.jsonl",
+                uuid::Uuid::new_v4().simple()
+            ));
+            let log = Arc::new(
+                audit::AuditLog::create(&path, audit::LogKey::generate(), Default::default())
+                    .unwrap(),
+            );
+            log.close().unwrap();
+            let v = Verifier::builder(
+                w.executor.clone(),
+                w.authority.key().public().into(),
+                ["search"],
+            )
+            .clock(Arc::new(FixedClock(now())))
+            .audit(log)
+            .build()
+            .unwrap();
+            verify_text(&w, &v, &text, &w.alice, "search", json!({}))
+        }
         other => panic!("no row for {other}"),
     }
 }
@@ -447,11 +468,12 @@ fn every_deny_reason_is_produced_through_the_public_api() {
         "rate_limited",
         "fan_out_exceeded",
         "state_unavailable",
+        "audit_unavailable",
     ];
     for name in rows {
         let got = row(name);
         assert_eq!(got.code(), name, "row `{name}` produced {got:?}");
-        let class = if name == "state_unavailable" {
+        let class = if name == "state_unavailable" || name == "audit_unavailable" {
             DenyClass::StateUnavailable
         } else {
             DenyClass::Denied

@@ -47,7 +47,9 @@ impl LogKey {
 
 impl fmt::Debug for LogKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogKey").field("public", &self.public()).finish_non_exhaustive()
+        f.debug_struct("LogKey")
+            .field("public", &self.public())
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,6 +113,26 @@ impl Default for AuditConfig {
     }
 }
 
+impl AuditConfig {
+    /// Checkpoints every `records` records.
+    pub fn with_checkpoint_every(mut self, records: u32) -> Self {
+        self.checkpoint_every = records;
+        self
+    }
+
+    /// Uses `durability`.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Keeps, in decision records for `tool`, the values at these argument pointers.
+    pub fn keep_args(mut self, tool: ToolName, pointers: impl IntoIterator<Item = String>) -> Self {
+        self.keep_args.insert(tool, pointers.into_iter().collect());
+        self
+    }
+}
+
 /// An audit log could not be written or read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -154,7 +176,10 @@ pub struct AuditLog {
 
 impl fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditLog").field("path", &self.path).field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -163,20 +188,41 @@ impl AuditLog {
     ///
     /// # Errors
     /// [`AuditError::Unusable`] if the file exists; [`AuditError::Io`] on file-system failure.
-    pub fn create(path: impl AsRef<Path>, key: LogKey, config: AuditConfig) -> Result<Self, AuditError> {
+    pub fn create(
+        path: impl AsRef<Path>,
+        key: LogKey,
+        config: AuditConfig,
+    ) -> Result<Self, AuditError> {
         let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new().append(true).create_new(true).open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => AuditError::Unusable { path: path.clone(), why: "already exists".to_owned() },
-            _ => AuditError::Io(e),
-        })?;
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => AuditError::Unusable {
+                    path: path.clone(),
+                    why: "already exists".to_owned(),
+                },
+                _ => AuditError::Io(e),
+            })?;
         let log = Self {
-            writer: Mutex::new(Writer { file, seq: 0, prev: [0; 32], since_checkpoint: 0, since_sync: 0, failed: false }),
+            writer: Mutex::new(Writer {
+                file,
+                seq: 0,
+                prev: [0; 32],
+                since_checkpoint: 0,
+                since_sync: 0,
+                failed: false,
+            }),
             path,
             config,
             key,
         };
         let log_key = log.key.public().to_string();
-        log.append(Event::Open { log_key, version: 1 })?;
+        log.append(Event::Open {
+            log_key,
+            version: 1,
+        })?;
         Ok(log)
     }
 
@@ -185,10 +231,18 @@ impl AuditLog {
     ///
     /// # Errors
     /// [`AuditError::Unusable`] when the file is not an intact log written with this key.
-    pub fn open(path: impl AsRef<Path>, key: LogKey, config: AuditConfig) -> Result<Self, AuditError> {
+    pub fn open(
+        path: impl AsRef<Path>,
+        key: LogKey,
+        config: AuditConfig,
+    ) -> Result<Self, AuditError> {
         let path = path.as_ref().to_path_buf();
-        let unusable = |why: String| AuditError::Unusable { path: path.clone(), why };
-        let report = super::verify_file(&path, &key.public()).map_err(|f| unusable(f.to_string()))?;
+        let unusable = |why: String| AuditError::Unusable {
+            path: path.clone(),
+            why,
+        };
+        let report =
+            super::verify_file(&path, &key.public()).map_err(|f| unusable(f.to_string()))?;
         let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
         // Find the end of the last complete line and the hash of that line.
         let mut reader = BufReader::new(&file);
@@ -201,7 +255,7 @@ impl AuditLog {
                 break;
             }
             good_end += n as u64;
-            last = buf[..n - 1].to_vec();
+            last = buf.strip_suffix(b"\n").unwrap_or(&buf).to_vec();
         }
         let len = file.seek(SeekFrom::End(0))?;
         let dropped = len - good_end;
@@ -223,7 +277,9 @@ impl AuditLog {
             key,
         };
         if dropped > 0 {
-            log.append(Event::Recovery { dropped_bytes: dropped })?;
+            log.append(Event::Recovery {
+                dropped_bytes: dropped,
+            })?;
         }
         Ok(log)
     }
@@ -283,7 +339,14 @@ impl AuditLog {
 
     fn checkpoint_locked(&self, w: &mut Writer, closed: bool) -> Result<(), AuditError> {
         let sig = self.key.0.sign(&checkpoint_message(w.seq, &w.prev, closed));
-        self.write(w, Event::Checkpoint { sig: hex::encode(sig.to_bytes()), closed }, true)?;
+        self.write(
+            w,
+            Event::Checkpoint {
+                sig: hex::encode(sig.to_bytes()),
+                closed,
+            },
+            true,
+        )?;
         w.since_checkpoint = 0;
         Ok(())
     }
@@ -293,11 +356,13 @@ impl AuditLog {
         let record = Record {
             seq: w.seq,
             id: id.clone(),
-            ts: i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+            ts: i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(i64::MAX),
             prev: hex::encode(w.prev),
             event,
         };
-        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Encoding(e.to_string()))?;
+        let mut line =
+            serde_json::to_vec(&record).map_err(|e| AuditError::Encoding(e.to_string()))?;
         let hash = line_hash(&line);
         line.push(b'\n');
         // INVARIANT: one write_all per record, so a crash leaves at most one torn last line.
@@ -328,7 +393,13 @@ impl AuditLog {
     ///
     /// # Errors
     /// As [`AuditLog::append`].
-    pub fn record_message(&self, from: AgentId, to: AgentId, digest: Digest, labels: &[Label]) -> Result<String, AuditError> {
+    pub fn record_message(
+        &self,
+        from: AgentId,
+        to: AgentId,
+        digest: Digest,
+        labels: &[Label],
+    ) -> Result<String, AuditError> {
         self.append(Event::Message {
             from: from.to_string(),
             to: to.to_string(),
@@ -342,7 +413,9 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`]; [`AuditError::Encoding`] if the token cannot be described.
     pub fn record_issuance(&self, token: &Token) -> Result<String, AuditError> {
-        let d = token.describe().map_err(|e| AuditError::Encoding(e.to_string()))?;
+        let d = token
+            .describe()
+            .map_err(|e| AuditError::Encoding(e.to_string()))?;
         self.append(Event::Issuance {
             token_id: token.id().to_string(),
             agent: d.root_agent.to_string(),
@@ -356,7 +429,10 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`].
     pub fn record_attenuation(&self, parent: &Token, child: &Token) -> Result<String, AuditError> {
-        self.append(Event::Attenuation { parent: parent.id().to_string(), token_id: child.id().to_string() })
+        self.append(Event::Attenuation {
+            parent: parent.id().to_string(),
+            token_id: child.id().to_string(),
+        })
     }
 
     /// Records that `child` was delegated from `parent` (its last hop).
@@ -364,9 +440,18 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`]; [`AuditError::Encoding`] if `child` has no delegation hop.
     pub fn record_delegation(&self, parent: &Token, child: &Token) -> Result<String, AuditError> {
-        let d = child.describe().map_err(|e| AuditError::Encoding(e.to_string()))?;
-        let hop = d.hops.last().ok_or_else(|| AuditError::Encoding("the token has no delegation".to_owned()))?;
-        self.append(Event::Delegation { parent: parent.id().to_string(), token_id: child.id().to_string(), hop: hop_record(hop) })
+        let d = child
+            .describe()
+            .map_err(|e| AuditError::Encoding(e.to_string()))?;
+        let hop = d
+            .hops
+            .last()
+            .ok_or_else(|| AuditError::Encoding("the token has no delegation".to_owned()))?;
+        self.append(Event::Delegation {
+            parent: parent.id().to_string(),
+            token_id: child.id().to_string(),
+            hop: hop_record(hop),
+        })
     }
 
     /// Records a revocation by block revocation id.
@@ -374,7 +459,10 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`].
     pub fn record_revocation_id(&self, revocation_id: &[u8]) -> Result<String, AuditError> {
-        self.append(Event::Revocation { revocation_id: Some(hex::encode(revocation_id)), agent_key: None })
+        self.append(Event::Revocation {
+            revocation_id: Some(hex::encode(revocation_id)),
+            agent_key: None,
+        })
     }
 
     /// Records a revocation by agent key.
@@ -382,7 +470,10 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`].
     pub fn record_revocation_key(&self, key: &AgentPublicKey) -> Result<String, AuditError> {
-        self.append(Event::Revocation { revocation_id: None, agent_key: Some(key.to_string()) })
+        self.append(Event::Revocation {
+            revocation_id: None,
+            agent_key: Some(key.to_string()),
+        })
     }
 }
 

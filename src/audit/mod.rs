@@ -11,9 +11,10 @@ mod trace;
 mod verify;
 
 pub use event::{DecisionRecord, Event, HopRecord, Record};
+pub(crate) use log::hop_record;
 pub use log::{AuditConfig, AuditError, AuditLog, Durability, LogKey, LogPublicKey};
 pub use trace::{trace, Trace, TraceStep};
-pub use verify::{verify_file, LogFailure, LogReport};
+pub use verify::{verify_file, verify_file_since, LogFailure, LogReport};
 
 /// Domain tag of checkpoint signatures.
 pub(crate) const CHECKPOINT_DOMAIN: &[u8] = b"agentcap/audit-checkpoint/v1\0";
