@@ -26,6 +26,14 @@ impl Revocations for NoState {
         Ok(())
     }
 }
+impl MessageLedger for NoState {
+    fn lookup(&self, _: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+        Ok(None)
+    }
+    fn record(&self, _: &[u8; 32], _: &LedgerEntry, _: i64) -> Result<(), StateError> {
+        Ok(())
+    }
+}
 impl StateStore for NoState {
     fn decide(&self, _: &StateRequest) -> Result<StateVerdict, StateError> {
         Ok(StateVerdict::Allow)

@@ -20,9 +20,23 @@ pub struct Authorized {
     pub(crate) token_id: TokenId,
     pub(crate) audience: ExecutorId,
     pub(crate) audit_event: Option<String>,
+    pub(crate) labels: std::collections::BTreeSet<String>,
+    pub(crate) sent_message: Option<Digest>,
 }
 
 impl Authorized {
+    /// Every data label of the call: its own, those its chain recorded and those inherited from
+    /// its cause. A tool should label what it returns with at least these.
+    pub fn labels(&self) -> &std::collections::BTreeSet<String> {
+        &self.labels
+    }
+
+    /// For a message tool: the digest under which the message ledger recorded the message this
+    /// call sends (deliver it so that the recipient's calls name this digest as their cause).
+    pub fn sent_message(&self) -> Option<Digest> {
+        self.sent_message
+    }
+
     /// The call that was authorized.
     pub fn call(&self) -> &ToolCall {
         &self.call
@@ -184,6 +198,27 @@ pub enum DenyReason {
     RateLimited,
     /// The state store could not be consulted.
     StateUnavailable(String),
+    /// The call needs approvals from more distinct principals (retryable once they approve).
+    NeedsApproval {
+        /// Distinct principals that approved.
+        have: u32,
+        /// Distinct principals required.
+        need: u32,
+    },
+    /// The executor's trust tier for the calling agent is below the tool's minimum (or unknown).
+    TierTooLow,
+    /// The call carries a data label the tool does not accept, and the tool has no approval
+    /// requirement that could override it.
+    LabelNotAccepted,
+    /// The call's cause is more agent-to-agent hops from its origin than the grant allows.
+    HopLimitExceeded {
+        /// The cause's hop count.
+        hop: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// The call's cause chain already passed through the calling agent (a forwarding loop).
+    LoopDetected,
     /// The decision's audit record could not be written.
     AuditUnavailable(String),
     /// An internal error (e.g. the token could not be re-serialised).
@@ -197,6 +232,7 @@ impl DenyReason {
             DenyReason::StateUnavailable(_) | DenyReason::AuditUnavailable(_) => {
                 DenyClass::StateUnavailable
             }
+            DenyReason::NeedsApproval { .. } => DenyClass::NeedsApproval,
             _ => DenyClass::Denied,
         }
     }
@@ -236,6 +272,11 @@ impl DenyReason {
             DenyReason::RateLimited => "rate_limited",
             DenyReason::StateUnavailable(_) => "state_unavailable",
             DenyReason::AuditUnavailable(_) => "audit_unavailable",
+            DenyReason::NeedsApproval { .. } => "needs_approval",
+            DenyReason::TierTooLow => "tier_too_low",
+            DenyReason::LabelNotAccepted => "label_not_accepted",
+            DenyReason::HopLimitExceeded { .. } => "hop_limit_exceeded",
+            DenyReason::LoopDetected => "loop_detected",
             DenyReason::Internal(_) => "internal",
         }
     }
@@ -265,6 +306,12 @@ impl fmt::Display for DenyReason {
             DenyReason::PolicyError(m) => write!(f, "datalog error: {m}"),
             DenyReason::StateUnavailable(m) => write!(f, "state unavailable: {m}"),
             DenyReason::AuditUnavailable(m) => write!(f, "audit log unavailable: {m}"),
+            DenyReason::NeedsApproval { have, need } => {
+                write!(f, "needs approval: {have} of {need} distinct principals")
+            }
+            DenyReason::HopLimitExceeded { hop, max } => {
+                write!(f, "cause is {hop} hops from its origin, limit {max}")
+            }
             DenyReason::Internal(m) => write!(f, "internal error: {m}"),
             other => f.write_str(&other.code().replace('_', " ")),
         }

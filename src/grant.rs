@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::constraint::Constraint;
 use crate::error::Error;
-use crate::ids::{AgentId, ToolName};
+use crate::ids::{AgentId, Label, ToolName};
 use crate::keys::AgentPublicKey;
 
 /// The most tools one grant or narrowing may name.
@@ -83,11 +83,21 @@ pub struct UseLimits {
     pub budget: Option<u64>,
     /// At most `.0` allowed calls per sliding window of `.1` seconds, per calling agent.
     pub rate: Option<(u32, u64)>,
+    /// Approvals from this many distinct principals of the executor's approver registry.
+    pub approvals: Option<u32>,
+    /// The least trust tier the executor must have computed for the calling agent.
+    pub min_tier: Option<u32>,
+    /// The data labels a call may carry; `None` accepts every label.
+    pub accepted_labels: Option<BTreeSet<Label>>,
 }
 
 impl UseLimits {
     fn is_empty(&self) -> bool {
-        self.budget.is_none() && self.rate.is_none()
+        self.budget.is_none()
+            && self.rate.is_none()
+            && self.approvals.is_none()
+            && self.min_tier.is_none()
+            && self.accepted_labels.is_none()
     }
 
     fn validate(&self, tool: &ToolName) -> Result<(), Error> {
@@ -139,7 +149,28 @@ impl ToolGrant {
         self
     }
 
-    /// The budget and rate limits.
+    /// Requires approvals from `principals` distinct principals of the executor's approver
+    /// registry (keys of the requesting chain never count).
+    pub fn approvals(mut self, principals: u32) -> Self {
+        self.limits.approvals = Some(principals);
+        self
+    }
+
+    /// Requires the executor to have computed at least `tier` for the calling agent.
+    pub fn min_tier(mut self, tier: u32) -> Self {
+        self.limits.min_tier = Some(tier);
+        self
+    }
+
+    /// Accepts only calls whose data labels (the call's, its cause's and its chain's) are all
+    /// in `labels`; any other label needs the tool's approvals. Without this, every label is
+    /// accepted. An egress tool (post, email, http) should accept few or none.
+    pub fn accept_labels(mut self, labels: impl IntoIterator<Item = Label>) -> Self {
+        self.limits.accepted_labels = Some(labels.into_iter().collect());
+        self
+    }
+
+    /// The budget, rate, approval, tier and label conditions.
     pub fn limits(&self) -> &UseLimits {
         &self.limits
     }
@@ -179,6 +210,7 @@ pub struct Grant {
     pub(crate) expires_at: OffsetDateTime,
     pub(crate) max_depth: u32,
     pub(crate) fan_out: Option<u32>,
+    pub(crate) max_hops: Option<u32>,
 }
 
 impl Grant {
@@ -197,6 +229,7 @@ impl Grant {
                 expires_at,
                 max_depth: 0,
                 fan_out: None,
+                max_hops: None,
             },
             invalid: None,
         }
@@ -260,6 +293,13 @@ impl GrantBuilder {
         self
     }
 
+    /// Denies a call caused by a message more than `hops` agent-to-agent hops from its origin
+    /// (the executor's message ledger counts hops). Defaults to no limit.
+    pub fn max_hops(mut self, hops: u32) -> Self {
+        self.grant.max_hops = Some(hops);
+        self
+    }
+
     /// Validates and returns the grant.
     ///
     /// # Errors
@@ -300,6 +340,8 @@ pub struct Narrowing {
     pub(crate) expires_at: Option<OffsetDateTime>,
     pub(crate) limits: BTreeMap<ToolName, UseLimits>,
     pub(crate) fan_out: Option<u32>,
+    pub(crate) max_hops: Option<u32>,
+    pub(crate) seen_labels: BTreeSet<Label>,
     pub(crate) invalid: Option<String>,
 }
 
@@ -373,8 +415,33 @@ impl Narrowing {
         self
     }
 
+    /// Lowers the hop limit (delegation only).
+    pub fn max_hops(mut self, hops: u32) -> Self {
+        self.max_hops = Some(hops);
+        self
+    }
+
+    /// Records data labels the delegating holder has seen: every call below this delegation
+    /// carries them (labels only accumulate down a chain). Delegation only.
+    pub fn seen_labels(mut self, labels: impl IntoIterator<Item = Label>) -> Self {
+        self.seen_labels.extend(labels);
+        self
+    }
+
+    /// Requires approvals from `principals` distinct principals for `tool` (delegation only).
+    pub fn approvals(mut self, tool: &str, principals: u32) -> Self {
+        match ToolName::new(tool) {
+            Ok(t) => self.limits.entry(t).or_default().approvals = Some(principals),
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
     pub(crate) fn has_use_limits(&self) -> bool {
-        self.fan_out.is_some() || self.limits.values().any(|l| !l.is_empty())
+        self.fan_out.is_some()
+            || self.max_hops.is_some()
+            || !self.seen_labels.is_empty()
+            || self.limits.values().any(|l| !l.is_empty())
     }
 
     /// Expires earlier.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod approval;
 pub mod audit;
 mod authority;
 mod call;
@@ -13,6 +14,7 @@ mod grant;
 mod ids;
 mod keys;
 mod limits;
+mod network;
 pub mod state;
 mod subpath;
 mod token;
@@ -22,6 +24,7 @@ mod value;
 mod verify;
 mod vocabulary;
 
+pub use approval::{Approval, ApproverRegistry, StaticTiers, TierProvider};
 pub use authority::Authority;
 pub use call::{CallProof, Digest, ToolCall};
 pub use clock::{Clock, FixedClock, SystemClock};

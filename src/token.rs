@@ -232,6 +232,12 @@ pub struct TokenDescription {
     pub rates: BTreeMap<ToolName, Vec<(u32, u64)>>,
     /// The lowest fan-out cap any block sets.
     pub fan_out: Option<u32>,
+    /// The lowest hop limit any block sets.
+    pub max_hops: Option<u32>,
+    /// Per tool, the most approvals any block requires.
+    pub approvals: BTreeMap<ToolName, u32>,
+    /// Data labels delegations recorded as seen: every call of this token carries them.
+    pub seen_labels: BTreeSet<String>,
 }
 
 impl TokenDescription {
@@ -263,6 +269,9 @@ impl TokenDescription {
         let mut budgets: BTreeMap<ToolName, u64> = BTreeMap::new();
         let mut rates: BTreeMap<ToolName, Vec<(u32, u64)>> = BTreeMap::new();
         let mut fan_out: Option<u32> = None;
+        let mut max_hops: Option<u32> = None;
+        let mut approvals: BTreeMap<ToolName, u32> = BTreeMap::new();
+        let mut seen_labels: BTreeSet<String> = BTreeSet::new();
         let mut all = vec![(auth, None)];
         all.extend(iter);
         for (view, signer) in all {
@@ -284,6 +293,12 @@ impl TokenDescription {
             if let Some(e) = view.expires_at {
                 expires = expires.min(e);
             }
+            seen_labels.extend(
+                view.labels
+                    .iter()
+                    .filter(|l| l.kind == vocabulary::LBL_SEEN)
+                    .map(|l| l.label.clone()),
+            );
             for l in &view.limits {
                 let n = u64::try_from(l.n).map_err(|_| bad("bad limit"))?;
                 match l.kind.as_str() {
@@ -298,6 +313,17 @@ impl TokenDescription {
                             .entry(ToolName::new(l.tool.as_str())?)
                             .or_default()
                             .push((calls, secs));
+                    }
+                    vocabulary::LIM_HOPS => {
+                        let h = u32::try_from(n).map_err(|_| bad("bad hop limit"))?;
+                        max_hops = Some(max_hops.map_or(h, |m| m.min(h)));
+                    }
+                    vocabulary::LIM_APPROVALS => {
+                        let k = u32::try_from(n).map_err(|_| bad("bad approvals"))?;
+                        let a = approvals
+                            .entry(ToolName::new(l.tool.as_str())?)
+                            .or_insert(k);
+                        *a = (*a).max(k);
                     }
                     vocabulary::LIM_FAN_OUT => {
                         let k = u32::try_from(n).map_err(|_| bad("bad fan-out"))?;
@@ -332,6 +358,9 @@ impl TokenDescription {
             budgets,
             rates,
             fan_out,
+            max_hops,
+            approvals,
+            seen_labels,
         })
     }
 
@@ -416,6 +445,27 @@ impl TokenDescription {
                         "rate {calls} per {secs} s for tool `{tool}` is not within the token's {c} per {s} s"
                     )));
                 }
+            }
+        }
+        for (tool, limits) in &n.limits {
+            if let (Some(k), Some(parent)) = (limits.approvals, self.approvals.get(tool)) {
+                if k < *parent {
+                    return Err(Error::NotNarrower(format!(
+                        "{k} approvals for tool `{tool}` are fewer than the token's {parent}"
+                    )));
+                }
+            }
+            if limits.min_tier.is_some() || limits.accepted_labels.is_some() {
+                return Err(Error::grant(
+                    "tiers and accepted labels are set by the grant; a delegation records seen labels",
+                ));
+            }
+        }
+        if let (Some(h), Some(parent)) = (n.max_hops, self.max_hops) {
+            if h > parent {
+                return Err(Error::NotNarrower(format!(
+                    "hop limit {h} exceeds the token's {parent}"
+                )));
             }
         }
         if let (Some(k), Some(parent)) = (n.fan_out, self.fan_out) {

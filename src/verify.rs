@@ -8,6 +8,9 @@ use biscuit_auth::{AuthorizerBuilder, Biscuit, UnverifiedBiscuit};
 use time::OffsetDateTime;
 
 use crate::audit::hop_record;
+use std::collections::BTreeMap;
+
+use crate::approval::{Approval, ApproverRegistry, TierProvider};
 use crate::audit::{AuditLog, DecisionRecord, Event};
 use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
 use crate::clock::{Clock, SystemClock};
@@ -16,6 +19,8 @@ use crate::error::Error;
 use crate::ids::{AgentId, AuthorityId, ExecutorId, ToolName};
 use crate::keys::{AgentPublicKey, TrustedRoots};
 use crate::limits::Limits;
+use crate::network;
+use crate::state::LedgerEntry;
 use crate::state::{MemoryStore, StateStore, StateVerdict};
 use crate::token::{Hop, TokenId};
 use crate::usage;
@@ -52,6 +57,15 @@ pub struct Verifier {
     limits: Limits,
     state: Arc<dyn StateStore>,
     audit: Option<Arc<AuditLog>>,
+    network: NetworkConfig,
+}
+
+/// The executor's own inputs to the network-risk conditions.
+#[derive(Default)]
+struct NetworkConfig {
+    approvers: ApproverRegistry,
+    tiers: Option<Arc<dyn TierProvider>>,
+    message_tools: BTreeMap<ToolName, String>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -74,9 +88,38 @@ pub struct VerifierBuilder {
     limits: Limits,
     state: Arc<dyn StateStore>,
     audit: Option<Arc<AuditLog>>,
+    network: NetworkConfig,
+    invalid: Option<Error>,
 }
 
 impl VerifierBuilder {
+    /// The executor's approver registry: keys and the principals they belong to. Defaults to
+    /// empty (a tool requiring approvals is then always denied).
+    pub fn approvers(mut self, registry: ApproverRegistry) -> Self {
+        self.network.approvers = registry;
+        self
+    }
+
+    /// The provider of trust tiers the executor computes itself. Defaults to none (a tool
+    /// requiring a tier is then always denied).
+    pub fn tiers(mut self, tiers: Arc<dyn TierProvider>) -> Self {
+        self.network.tiers = Some(tiers);
+        self
+    }
+
+    /// Marks `tool` as sending an agent-to-agent message whose text is the argument at
+    /// `pointer` (a name or JSON Pointer): an allowed call records the message in the ledger
+    /// with its labels and hop count, so calls it causes inherit them.
+    pub fn message_tool(mut self, tool: &str, pointer: &str) -> Self {
+        match (ToolName::new(tool), crate::grant::arg_pointer(pointer)) {
+            (Ok(t), Ok(p)) => {
+                self.network.message_tools.insert(t, p);
+            }
+            (Err(e), _) | (_, Err(e)) => self.invalid = Some(e),
+        }
+        self
+    }
+
     /// Writes every decision (allow and deny) to `log` as part of `verify`. A decision whose
     /// record cannot be written is a denial (`DenyReason::AuditUnavailable`). Defaults to none.
     pub fn audit(mut self, log: Arc<AuditLog>) -> Self {
@@ -110,6 +153,9 @@ impl VerifierBuilder {
     /// [`Error::InvalidGrant`] when no root is trusted or no tool is guarded (an empty
     /// registry must never mean "allow everything"); [`Error::Invalid`] for a bad tool name.
     pub fn build(self) -> Result<Verifier, Error> {
+        if let Some(e) = self.invalid {
+            return Err(e);
+        }
         if self.roots.is_empty() {
             return Err(Error::grant("a verifier needs at least one trusted root"));
         }
@@ -129,6 +175,7 @@ impl VerifierBuilder {
             limits: self.limits,
             state: self.state,
             audit: self.audit,
+            network: self.network,
         })
     }
 }
@@ -148,6 +195,8 @@ impl Verifier {
             limits: Limits::default(),
             state: Arc::new(MemoryStore::new()),
             audit: None,
+            network: NetworkConfig::default(),
+            invalid: None,
         }
     }
 
@@ -170,6 +219,23 @@ impl Verifier {
         call: &ToolCall,
         proof: &CallProof,
     ) -> Result<Authorized, Denied> {
+        self.verify_with_approvals(token, call, proof, &[])
+    }
+
+    /// As [`Verifier::verify`], with approvals of this exact call for tools that require them.
+    /// Approvals from keys outside the executor's registry, from the requesting chain's own
+    /// agents, or over another call are ignored; principals are counted once.
+    ///
+    /// # Errors
+    /// [`Denied`] for any reason the call is not authorized; class
+    /// [`DenyClass::NeedsApproval`](crate::DenyClass::NeedsApproval) when approvals are missing.
+    pub fn verify_with_approvals(
+        &self,
+        token: &str,
+        call: &ToolCall,
+        proof: &CallProof,
+        approvals: &[Approval],
+    ) -> Result<Authorized, Denied> {
         let span = tracing::info_span!(
             "execute_tool",
             otel.name = %format_args!("execute_tool {}", call.tool()),
@@ -179,7 +245,7 @@ impl Verifier {
             agentcap.reason = tracing::field::Empty,
         );
         let _entered = span.enter();
-        let mut result = self.decide(token, call, proof);
+        let mut result = self.decide(token, call, proof, approvals);
         // The audit record is part of the decision: if it cannot be written, the call is denied.
         let audit_event = match &self.audit {
             None => None,
@@ -273,6 +339,7 @@ impl Verifier {
         token: &str,
         call: &ToolCall,
         proof: &CallProof,
+        approvals: &[Approval],
     ) -> Result<Authorized, DenyReason> {
         let limits = &self.limits;
         if token.len() > limits.max_token_bytes {
@@ -344,6 +411,24 @@ impl Verifier {
 
         authorizer.authorize().map_err(authorize_reason)?;
 
+        let conditions =
+            network::Conditions::collect(call.tool().as_str(), &walk.limits, &walk.labels);
+        let ctx = network::Context {
+            approvers: &self.network.approvers,
+            tiers: self.network.tiers.as_deref(),
+            ledger: self.state.as_ref(),
+            audience: &self.audience,
+        };
+        let outcome = network::check(
+            &ctx,
+            &conditions,
+            &chain,
+            call,
+            call_digest,
+            &token_id,
+            approvals,
+        )?;
+
         // Last, the shared state: only a call allowed by everything else may use budget.
         let request = usage::state_request(&usage::Inputs {
             chain: &chain,
@@ -360,14 +445,57 @@ impl Verifier {
             Ok(verdict) => return Err(usage::deny_reason(verdict)),
             Err(e) => return Err(DenyReason::StateUnavailable(e.0)),
         }
+        let sent_message = self.record_message(call, &chain, &outcome, now)?;
         Ok(Authorized {
             audit_event: None,
+            labels: outcome.labels,
+            sent_message,
             call: call.clone(),
             call_digest,
             chain,
             token_id,
             audience: self.audience.clone(),
         })
+    }
+
+    /// For a message tool, records the message this allowed call sends in the ledger.
+    fn record_message(
+        &self,
+        call: &ToolCall,
+        chain: &Chain,
+        outcome: &network::Outcome,
+        now: OffsetDateTime,
+    ) -> Result<Option<Digest>, DenyReason> {
+        let Some(pointer) = self.network.message_tools.get(call.tool()) else {
+            return Ok(None);
+        };
+        let digest = match call.args().pointer(pointer) {
+            Some(serde_json::Value::String(text)) => Digest::of_message(text.as_bytes()),
+            Some(other) => {
+                Digest::of_message(&serde_json_canonicalizer::to_vec(other).unwrap_or_default())
+            }
+            None => Digest::of_message(&call.canonical_args().unwrap_or_default()),
+        };
+        let agent = chain.hops.last().map_or(chain.root_agent, |h| h.agent);
+        let mut path = outcome
+            .inherited
+            .as_ref()
+            .map(|e| e.path.clone())
+            .unwrap_or_default();
+        path.push(agent.to_string());
+        let entry = LedgerEntry::new(
+            outcome
+                .inherited
+                .as_ref()
+                .map_or(1, |e| e.hop.saturating_add(1)),
+            outcome.labels.iter().cloned().collect(),
+            path,
+        );
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        self.state
+            .record(&digest.to_bytes(), &entry, now_ms)
+            .map_err(|e| DenyReason::StateUnavailable(e.0))?;
+        Ok(Some(digest))
     }
 
     /// Reads the authority block and walks the delegations: each third-party block must be
@@ -396,6 +524,11 @@ impl Verifier {
             vocabulary::read_limits(authorizer, 0, None)
                 .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?,
         )];
+        let mut labels = vec![(
+            0,
+            vocabulary::read_labels(authorizer, 0, None)
+                .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?,
+        )];
         let mut holder = root_holder;
         let mut hops = Vec::new();
         for block in 1..biscuit.block_count() {
@@ -419,6 +552,9 @@ impl Verifier {
             let block_limits = vocabulary::read_limits(authorizer, block, Some(signer))
                 .map_err(|e| read_reason(e, malformed.clone()))?;
             limits.push((block, block_limits));
+            let block_labels = vocabulary::read_labels(authorizer, block, Some(signer))
+                .map_err(|e| read_reason(e, malformed.clone()))?;
+            labels.push((block, block_labels));
             let next = AgentPublicKey::from_bytes(&next).map_err(|_| malformed.clone())?;
             let agent = AgentId::from_slice(&agent).ok_or_else(|| malformed.clone())?;
             let cause: [u8; 32] = cause.as_slice().try_into().map_err(|_| malformed.clone())?;
@@ -439,6 +575,7 @@ impl Verifier {
                 hops,
             },
             limits,
+            labels,
         })
     }
 }
@@ -448,6 +585,7 @@ impl Verifier {
 struct Walk {
     chain: Chain,
     limits: Vec<(usize, Vec<vocabulary::Lim>)>,
+    labels: Vec<(usize, Vec<vocabulary::Lbl>)>,
 }
 
 /// A failure while reading vocabulary facts: a run limit is reported as such; anything else

@@ -204,12 +204,13 @@ fn tool_set(src: &mut Source, tools: &BTreeSet<&ToolName>) {
     src.line(&format!("check if tool($t), {set}.contains($t)"));
 }
 
-/// Use limits recorded for block `index`: `lim(index, kind, tool, n, seconds)`.
+/// Use conditions recorded for block `index`: `lim(index, kind, tool, n, seconds)` and
+/// `lbl(index, kind, tool, label)`.
 fn use_limits<'a>(
     src: &mut Source,
     index: usize,
     limits: impl IntoIterator<Item = (&'a ToolName, &'a crate::grant::UseLimits)>,
-    fan_out: Option<u32>,
+    chain: ChainConditions<'_>,
 ) {
     let i = i64::try_from(index).unwrap_or(i64::MAX);
     let lim = |src: &mut Source, kind: &str, tool: &str, n: i64, secs: i64| {
@@ -222,29 +223,92 @@ fn use_limits<'a>(
         ];
         src.line(&format!("lim({})", ps.join(", ")));
     };
+    let lbl = |src: &mut Source, kind: &str, tool: &str, label: &str| {
+        let ps = [
+            src.param(Term::Integer(i)),
+            src.param(str_term(kind)),
+            src.param(str_term(tool)),
+            src.param(str_term(label)),
+        ];
+        src.line(&format!("lbl({})", ps.join(", ")));
+    };
+    let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     for (tool, l) in limits {
+        let t = tool.as_str();
         if let Some(n) = l.budget {
-            lim(
-                src,
-                LIM_BUDGET,
-                tool.as_str(),
-                i64::try_from(n).unwrap_or(i64::MAX),
-                0,
-            );
+            lim(src, LIM_BUDGET, t, big(n), 0);
         }
         if let Some((n, secs)) = l.rate {
-            lim(
-                src,
-                LIM_RATE,
-                tool.as_str(),
-                i64::from(n),
-                i64::try_from(secs).unwrap_or(i64::MAX),
-            );
+            lim(src, LIM_RATE, t, i64::from(n), big(secs));
+        }
+        if let Some(k) = l.approvals {
+            lim(src, LIM_APPROVALS, t, i64::from(k), 0);
+        }
+        if let Some(tier) = l.min_tier {
+            lim(src, LIM_TIER, t, i64::from(tier), 0);
+        }
+        if let Some(labels) = &l.accepted_labels {
+            // The policy marker: a tool with an empty accepted set accepts no label at all.
+            lim(src, LIM_LABEL_POLICY, t, 0, 0);
+            for label in labels {
+                lbl(src, LBL_ACCEPTS, t, label.as_str());
+            }
         }
     }
-    if let Some(k) = fan_out {
+    if let Some(k) = chain.fan_out {
         lim(src, LIM_FAN_OUT, "", i64::from(k), 0);
     }
+    if let Some(h) = chain.max_hops {
+        lim(src, LIM_HOPS, "", i64::from(h), 0);
+    }
+    for label in chain.seen {
+        lbl(src, LBL_SEEN, "", label.as_str());
+    }
+}
+
+/// Conditions that apply to a whole chain rather than one tool.
+#[derive(Clone, Copy)]
+struct ChainConditions<'a> {
+    fan_out: Option<u32>,
+    max_hops: Option<u32>,
+    seen: &'a BTreeSet<crate::ids::Label>,
+}
+
+/// Kinds of `lbl` facts.
+pub(crate) const LBL_ACCEPTS: &str = "acc";
+pub(crate) const LBL_SEEN: &str = "seen";
+pub(crate) const LIM_APPROVALS: &str = "appr";
+pub(crate) const LIM_TIER: &str = "tier";
+pub(crate) const LIM_HOPS: &str = "hop";
+pub(crate) const LIM_LABEL_POLICY: &str = "lblp";
+
+/// One `lbl` fact as read back: kind, tool, label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lbl {
+    pub(crate) kind: String,
+    pub(crate) tool: String,
+    pub(crate) label: String,
+}
+
+/// Reads the `lbl` facts of block `index` (scoped as [`read_limits`]).
+pub(crate) fn read_labels(
+    authorizer: &mut biscuit_auth::Authorizer,
+    index: usize,
+    signer: Option<PublicKey>,
+) -> Result<Vec<Lbl>, biscuit_auth::error::Token> {
+    let mut rule: builder::Rule = match signer {
+        Some(_) => "q($k, $t, $l) <- lbl({i}, $k, $t, $l) trusting {key}".try_into()?,
+        None => "q($k, $t, $l) <- lbl({i}, $k, $t, $l)".try_into()?,
+    };
+    rule.set("i", Term::Integer(i64::try_from(index).unwrap_or(i64::MAX)))?;
+    if let Some(key) = signer {
+        rule.set_scope("key", key)?;
+    }
+    let rows: Vec<(String, String, String)> = authorizer.query(rule)?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, tool, label)| Lbl { kind, tool, label })
+        .collect())
 }
 
 /// Kinds of `lim` facts.
@@ -329,11 +393,16 @@ pub(crate) fn authority_block(
             closed_world(&mut src, tool, &keys_of(tg.args.keys()));
         }
     }
+    let no_labels = BTreeSet::new();
     use_limits(
         &mut src,
         0,
         grant.tools.iter().map(|(t, g)| (t, &g.limits)),
-        grant.fan_out,
+        ChainConditions {
+            fan_out: grant.fan_out,
+            max_hops: grant.max_hops,
+            seen: &no_labels,
+        },
     );
     expiry(&mut src, grant.expires_at);
     src.into_block()
@@ -376,7 +445,16 @@ pub(crate) fn narrowing_block(
         closed_world(&mut src, tool, keys);
     }
     match delegation {
-        Some(d) => use_limits(&mut src, d.block_index, &n.limits, n.fan_out),
+        Some(d) => use_limits(
+            &mut src,
+            d.block_index,
+            &n.limits,
+            ChainConditions {
+                fan_out: n.fan_out,
+                max_hops: n.max_hops,
+                seen: &n.seen_labels,
+            },
+        ),
         None if n.has_use_limits() => {
             return Err(Error::grant(
                 "budgets, rate windows and fan-out can be narrowed only by a delegation",
@@ -524,6 +602,7 @@ pub(crate) struct BlockView {
     pub(crate) constraints: Vec<(String, String, Constraint)>,
     pub(crate) open: BTreeSet<String>,
     pub(crate) limits: Vec<Lim>,
+    pub(crate) labels: Vec<Lbl>,
     pub(crate) closed: BTreeSet<String>,
     pub(crate) expires_at: Option<i64>,
     pub(crate) holder: Option<Vec<u8>>,
@@ -533,8 +612,8 @@ pub(crate) struct BlockView {
 }
 
 /// Predicates the holder side reads back.
-const VIEW_PREDICATES: [&str; 10] = [
-    "t", "c", "open", "close", "exp", "holder", "dmax", "agent", "d", "lim",
+const VIEW_PREDICATES: [&str; 11] = [
+    "t", "c", "open", "close", "exp", "holder", "dmax", "agent", "d", "lim", "lbl",
 ];
 
 /// Reads one block's vocabulary facts from its printed source. Only fact lines of the
@@ -592,6 +671,13 @@ pub(crate) fn block_view(source: &str) -> Result<BlockView, Error> {
                     tool: tool.clone(),
                     n: *n,
                     secs: *secs,
+                });
+            }
+            ("lbl", [Term::Integer(_), Term::Str(kind), Term::Str(tool), Term::Str(label)]) => {
+                view.labels.push(Lbl {
+                    kind: kind.clone(),
+                    tool: tool.clone(),
+                    label: label.clone(),
                 });
             }
             ("agent", [Term::Bytes(a)]) => view.agent = Some(a.clone()),

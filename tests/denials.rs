@@ -362,6 +362,14 @@ fn state_row(w: &World, name: &str) -> DenyReason {
             Err(StateError("down".into()))
         }
     }
+    impl MessageLedger for Down {
+        fn lookup(&self, _: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+            Err(StateError("down".into()))
+        }
+        fn record(&self, _: &[u8; 32], _: &LedgerEntry, _: i64) -> Result<(), StateError> {
+            Err(StateError("down".into()))
+        }
+    }
     impl StateStore for Down {
         fn decide(&self, _: &StateRequest) -> Result<StateVerdict, StateError> {
             Err(StateError("down".into()))

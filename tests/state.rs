@@ -400,6 +400,19 @@ fn memory_store_unavailable_state_denies_with_its_class() {
             Err(state::StateError("down".into()))
         }
     }
+    impl state::MessageLedger for Down {
+        fn lookup(&self, _: &[u8; 32]) -> Result<Option<state::LedgerEntry>, state::StateError> {
+            Err(state::StateError("down".into()))
+        }
+        fn record(
+            &self,
+            _: &[u8; 32],
+            _: &state::LedgerEntry,
+            _: i64,
+        ) -> Result<(), state::StateError> {
+            Err(state::StateError("down".into()))
+        }
+    }
     impl StateStore for Down {
         fn decide(
             &self,

@@ -5,7 +5,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Revocations, StateError, StateRequest, StateStore, StateVerdict};
+use super::{
+    LedgerEntry, MessageLedger, Revocations, StateError, StateRequest, StateStore, StateVerdict,
+    LEDGER_TTL,
+};
 
 const SHARDS: usize = 64;
 /// Sweep a shard's expired nonces after this many inserts into it.
@@ -19,6 +22,7 @@ enum Key {
     Fan([u8; 32]),
     Budget([u8; 32]),
     Rate([u8; 32]),
+    Ledger([u8; 32]),
 }
 
 #[derive(Debug, Default)]
@@ -29,12 +33,14 @@ struct Shard {
     budgets: HashMap<[u8; 32], u64>,
     /// Per window: its length (ms) and the times of the calls inside it.
     rates: HashMap<[u8; 32], (i64, VecDeque<i64>)>,
+    ledger: HashMap<[u8; 32], (i64, LedgerEntry)>,
     inserts: u32,
 }
 
 impl Shard {
     fn sweep(&mut self, now_ms: i64) {
         self.nonces.retain(|_, expires| *expires > now_ms);
+        self.ledger.retain(|_, (expires, _)| *expires > now_ms);
         // A window's log is kept until its newest call has left the window.
         self.rates.retain(|_, (window, log)| {
             log.back()
@@ -111,6 +117,41 @@ impl Revocations for MemoryStore {
 
     fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError> {
         self.insert_revoked(Key::RevokedAgent(*key))
+    }
+}
+
+impl MessageLedger for MemoryStore {
+    fn lookup(&self, digest: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+        let key = Key::Ledger(*digest);
+        let guards = self.lock(std::slice::from_ref(&key))?;
+        let shard = guards
+            .get(&Self::shard_of(&key))
+            .ok_or_else(|| StateError("shard missing".to_owned()))?;
+        Ok(shard.ledger.get(digest).map(|(_, e)| e.clone()))
+    }
+
+    fn record(
+        &self,
+        digest: &[u8; 32],
+        entry: &LedgerEntry,
+        now_ms: i64,
+    ) -> Result<(), StateError> {
+        let key = Key::Ledger(*digest);
+        let mut guards = self.lock(std::slice::from_ref(&key))?;
+        let shard = guards
+            .get_mut(&Self::shard_of(&key))
+            .ok_or_else(|| StateError("shard missing".to_owned()))?;
+        let expires =
+            now_ms.saturating_add(i64::try_from(LEDGER_TTL.as_millis()).unwrap_or(i64::MAX));
+        shard
+            .ledger
+            .entry(*digest)
+            .or_insert_with(|| (expires, entry.clone()));
+        shard.inserts += 1;
+        if shard.inserts >= SWEEP_EVERY {
+            shard.sweep(now_ms);
+        }
+        Ok(())
     }
 }
 

@@ -114,8 +114,48 @@ pub trait Revocations: Send + Sync {
     fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError>;
 }
 
-/// The verifier's side: one atomic decision per call.
-pub trait StateStore: Revocations {
+/// What the message ledger knows of one message an allowed call sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct LedgerEntry {
+    /// Agent-to-agent hops from the origin: 1 for a message sent because of a message the
+    /// ledger never saw (e.g. from a human), the cause's hop + 1 otherwise.
+    pub hop: u32,
+    /// The labels of the sending call, its cause's included: they travel with the message.
+    pub labels: Vec<String>,
+    /// The agents (UUID text) that sent a message on this chain, origin first, sender last.
+    pub path: Vec<String>,
+}
+
+impl LedgerEntry {
+    /// An entry.
+    pub fn new(hop: u32, labels: Vec<String>, path: Vec<String>) -> Self {
+        Self { hop, labels, path }
+    }
+}
+
+/// The message ledger: which messages allowed calls sent, so that a later call caused by one
+/// inherits its labels and hop count. Entries are kept for a day.
+pub trait MessageLedger: Send + Sync {
+    /// The entry for a message digest, if an allowed call sent it.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be consulted.
+    fn lookup(&self, digest: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError>;
+
+    /// Records a sent message. The first record of a digest wins.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be written.
+    fn record(&self, digest: &[u8; 32], entry: &LedgerEntry, now_ms: i64)
+        -> Result<(), StateError>;
+}
+
+/// How long ledger entries are kept.
+pub const LEDGER_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The verifier's side: one atomic decision per call, and the message ledger.
+pub trait StateStore: Revocations + MessageLedger {
     /// Checks revocation, replay, fan-out, budgets and rate windows for one call and, only if
     /// every one passes, records the nonce and every use — atomically with respect to every
     /// other decision on the same store.

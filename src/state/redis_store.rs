@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use redis::{Client, Connection, Script, Value};
 
-use super::{Revocations, StateError, StateRequest, StateStore, StateVerdict};
+use super::{
+    LedgerEntry, MessageLedger, Revocations, StateError, StateRequest, StateStore, StateVerdict,
+    LEDGER_TTL,
+};
 
 /// The decision script. KEYS: revoked ids and agent keys, then the nonce, then fan-out sets,
 /// budget counters and rate windows. ARGV: the counts, the time, the nonce TTL, then per
@@ -176,6 +179,35 @@ impl Revocations for RedisStore {
 
     fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError> {
         self.set_forever(self.key("revk", key))
+    }
+}
+
+impl MessageLedger for RedisStore {
+    fn lookup(&self, digest: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+        let key = self.key("ledger", digest);
+        let raw: Option<String> =
+            self.with_connection(|con| redis::cmd("GET").arg(&key).query(con))?;
+        raw.map(|json| serde_json::from_str(&json).map_err(|e| StateError(e.to_string())))
+            .transpose()
+    }
+
+    fn record(
+        &self,
+        digest: &[u8; 32],
+        entry: &LedgerEntry,
+        _now_ms: i64,
+    ) -> Result<(), StateError> {
+        let key = self.key("ledger", digest);
+        let json = serde_json::to_string(entry).map_err(|e| StateError(e.to_string()))?;
+        self.with_connection(|con| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&json)
+                .arg("NX")
+                .arg("EX")
+                .arg(LEDGER_TTL.as_secs())
+                .query::<()>(con)
+        })
     }
 }
 

@@ -1,0 +1,134 @@
+//! Approvals that count distinct principals (the answer to trust capture), and the trust
+//! tiers an executor computes itself (the answer to amplification).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ed25519_dalek::Signature;
+
+use crate::call::Digest;
+use crate::ids::{AgentId, ExecutorId};
+use crate::keys::{AgentKey, AgentPublicKey};
+use crate::token::TokenId;
+
+const APPROVAL_DOMAIN: &[u8] = b"agentcap/approval/v1\0";
+
+/// A signature by an approver over one exact call: the executor, the token and the call digest
+/// (tool, canonical arguments, labels, cause). An approval for any other call never counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    approver: AgentPublicKey,
+    signature: [u8; 64],
+}
+
+impl Approval {
+    /// `key` approves the call with digest `call_digest`, made with token `token_id`, at
+    /// executor `audience`.
+    pub fn sign(
+        key: &AgentKey,
+        audience: &ExecutorId,
+        token_id: &TokenId,
+        call_digest: Digest,
+    ) -> Self {
+        Self {
+            approver: key.public(),
+            signature: key
+                .sign(&preimage(audience, token_id, call_digest))
+                .to_bytes(),
+        }
+    }
+
+    /// The approving key.
+    pub fn approver(&self) -> AgentPublicKey {
+        self.approver
+    }
+
+    pub(crate) fn is_valid_for(
+        &self,
+        audience: &ExecutorId,
+        token_id: &TokenId,
+        call_digest: Digest,
+    ) -> bool {
+        self.approver
+            .verifying_key()
+            .verify_strict(
+                &preimage(audience, token_id, call_digest),
+                &Signature::from_bytes(&self.signature),
+            )
+            .is_ok()
+    }
+}
+
+fn preimage(audience: &ExecutorId, token_id: &TokenId, call_digest: Digest) -> Vec<u8> {
+    let mut m = Vec::with_capacity(APPROVAL_DOMAIN.len() + 160);
+    m.extend_from_slice(APPROVAL_DOMAIN);
+    for part in [audience.as_str().as_bytes(), token_id.as_bytes()] {
+        m.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m.extend_from_slice(&call_digest.to_bytes());
+    m
+}
+
+/// The executor's own list of approver keys and the principal (person, team, service) each
+/// belongs to. Approvals count distinct principals, so five keys of one principal count once;
+/// keys not listed are ignored.
+#[derive(Clone, Debug, Default)]
+pub struct ApproverRegistry {
+    principals: BTreeMap<[u8; 32], String>,
+}
+
+impl ApproverRegistry {
+    /// An empty registry (no approval counts).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `key` as belonging to `principal`.
+    pub fn with(mut self, key: AgentPublicKey, principal: impl Into<String>) -> Self {
+        self.principals.insert(key.to_bytes(), principal.into());
+        self
+    }
+
+    /// The distinct principals behind the valid approvals of this call, ignoring unknown keys
+    /// and keys in `excluded` (the requesting chain's own agents).
+    pub(crate) fn count(
+        &self,
+        approvals: &[Approval],
+        excluded: &BTreeSet<[u8; 32]>,
+        audience: &ExecutorId,
+        token_id: &TokenId,
+        call_digest: Digest,
+    ) -> usize {
+        let mut principals = BTreeSet::new();
+        for a in approvals {
+            let key = a.approver.to_bytes();
+            let Some(principal) = self.principals.get(&key) else {
+                continue;
+            };
+            if excluded.contains(&key) || principals.contains(principal) {
+                continue;
+            }
+            if a.is_valid_for(audience, token_id, call_digest) {
+                principals.insert(principal);
+            }
+        }
+        principals.len()
+    }
+}
+
+/// Trust tiers the executor computes itself (e.g. from an agent's track record). This is the
+/// only source of a tier: nothing a caller sends can raise it.
+pub trait TierProvider: Send + Sync {
+    /// The tier of the calling agent, or `None` if unknown (a tool requiring a tier then denies).
+    fn tier(&self, agent: AgentId, key: &AgentPublicKey) -> Option<u32>;
+}
+
+/// A fixed table of tiers by agent id.
+#[derive(Clone, Debug, Default)]
+pub struct StaticTiers(pub BTreeMap<AgentId, u32>);
+
+impl TierProvider for StaticTiers {
+    fn tier(&self, agent: AgentId, _: &AgentPublicKey) -> Option<u32> {
+        self.0.get(&agent).copied()
+    }
+}

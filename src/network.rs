@@ -1,0 +1,153 @@
+//! The conditions that contain the network risks: approvals counted by distinct principal,
+//! executor-computed trust tiers, data labels that ratchet down chains and across messages,
+//! and hop and loop limits from the message ledger.
+
+use std::collections::BTreeSet;
+
+use crate::approval::{Approval, ApproverRegistry, TierProvider};
+use crate::call::{Digest, ToolCall};
+use crate::decision::{Chain, DenyReason};
+use crate::ids::ExecutorId;
+use crate::state::{LedgerEntry, MessageLedger};
+use crate::token::TokenId;
+use crate::vocabulary::{
+    Lbl, Lim, LBL_ACCEPTS, LBL_SEEN, LIM_APPROVALS, LIM_HOPS, LIM_LABEL_POLICY, LIM_TIER,
+};
+
+/// The conditions every block of the chain puts on this tool, combined (strictest wins).
+#[derive(Debug, Default)]
+pub(crate) struct Conditions {
+    approvals: u32,
+    min_tier: Option<u32>,
+    /// The labels every block with a label policy for this tool accepts (intersection).
+    accepted: Option<BTreeSet<String>>,
+    seen: BTreeSet<String>,
+    max_hops: Option<u32>,
+}
+
+impl Conditions {
+    pub(crate) fn collect(
+        tool: &str,
+        limits: &[(usize, Vec<Lim>)],
+        labels: &[(usize, Vec<Lbl>)],
+    ) -> Self {
+        let mut c = Conditions::default();
+        let n32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        for (block, lims) in limits {
+            for l in lims {
+                match l.kind.as_str() {
+                    LIM_APPROVALS if l.tool == tool => c.approvals = c.approvals.max(n32(l.n)),
+                    LIM_TIER if l.tool == tool => {
+                        c.min_tier = Some(c.min_tier.unwrap_or(0).max(n32(l.n)))
+                    }
+                    LIM_HOPS => c.max_hops = Some(c.max_hops.map_or(n32(l.n), |h| h.min(n32(l.n)))),
+                    LIM_LABEL_POLICY if l.tool == tool => {
+                        let accepted: BTreeSet<String> = labels
+                            .iter()
+                            .filter(|(b, _)| b == block)
+                            .flat_map(|(_, ls)| ls.iter())
+                            .filter(|x| x.kind == LBL_ACCEPTS && x.tool == tool)
+                            .map(|x| x.label.clone())
+                            .collect();
+                        c.accepted = Some(match c.accepted.take() {
+                            Some(prev) => prev.intersection(&accepted).cloned().collect(),
+                            None => accepted,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (_, ls) in labels {
+            c.seen.extend(
+                ls.iter()
+                    .filter(|x| x.kind == LBL_SEEN)
+                    .map(|x| x.label.clone()),
+            );
+        }
+        c
+    }
+}
+
+/// What the executor brings to these checks.
+pub(crate) struct Context<'a> {
+    pub(crate) approvers: &'a ApproverRegistry,
+    pub(crate) tiers: Option<&'a dyn TierProvider>,
+    pub(crate) ledger: &'a dyn MessageLedger,
+    pub(crate) audience: &'a ExecutorId,
+}
+
+/// What the checks found, for the rest of the decision.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    /// Every label of the call: its own, its chain's and its cause's.
+    pub(crate) labels: BTreeSet<String>,
+    /// The cause's ledger entry, if the ledger knows it.
+    pub(crate) inherited: Option<LedgerEntry>,
+}
+
+pub(crate) fn check(
+    ctx: &Context<'_>,
+    conditions: &Conditions,
+    chain: &Chain,
+    call: &ToolCall,
+    call_digest: Digest,
+    token_id: &TokenId,
+    approvals: &[Approval],
+) -> Result<Outcome, DenyReason> {
+    let agent = chain.hops.last().map_or(chain.root_agent, |h| h.agent);
+    let inherited = match call.cause() {
+        Some(cause) => ctx
+            .ledger
+            .lookup(&cause.to_bytes())
+            .map_err(|e| DenyReason::StateUnavailable(e.0))?,
+        None => None,
+    };
+    if let Some(entry) = &inherited {
+        if let Some(max) = conditions.max_hops {
+            if entry.hop > max {
+                return Err(DenyReason::HopLimitExceeded {
+                    hop: entry.hop,
+                    max,
+                });
+            }
+        }
+        if entry.path.iter().any(|a| *a == agent.to_string()) {
+            return Err(DenyReason::LoopDetected);
+        }
+    }
+    if let Some(min) = conditions.min_tier {
+        let tier = ctx.tiers.and_then(|t| t.tier(agent, &chain.holder()));
+        if tier.is_none_or(|t| t < min) {
+            return Err(DenyReason::TierTooLow);
+        }
+    }
+    let mut labels: BTreeSet<String> = call.labels().iter().map(|l| l.to_string()).collect();
+    labels.extend(conditions.seen.iter().cloned());
+    if let Some(entry) = &inherited {
+        labels.extend(entry.labels.iter().cloned());
+    }
+    let label_violation = conditions
+        .accepted
+        .as_ref()
+        .is_some_and(|acc| labels.iter().any(|l| !acc.contains(l)));
+    if label_violation && conditions.approvals == 0 {
+        return Err(DenyReason::LabelNotAccepted);
+    }
+    if conditions.approvals > 0 {
+        // The requesting chain's own agents cannot approve their own call.
+        let mut excluded: BTreeSet<[u8; 32]> =
+            chain.hops.iter().map(|h| h.holder.to_bytes()).collect();
+        excluded.insert(chain.root_holder.to_bytes());
+        let have = ctx
+            .approvers
+            .count(approvals, &excluded, ctx.audience, token_id, call_digest);
+        if have < conditions.approvals as usize {
+            return Err(DenyReason::NeedsApproval {
+                have: u32::try_from(have).unwrap_or(u32::MAX),
+                need: conditions.approvals,
+            });
+        }
+    }
+    Ok(Outcome { labels, inherited })
+}
