@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use agentcap::state::{
-    MemoryStore, Revocations, StateError, StateRequest, StateStore, StateVerdict,
+    LedgerEntry, MemoryStore, MessageLedger, Revocations, StateError, StateRequest, StateStore,
+    StateVerdict,
 };
 use agentcap::*;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
