@@ -346,7 +346,52 @@ fn row(name: &str) -> DenyReason {
             .unwrap();
             verify_text(&w, &v, &text, &w.alice, "search", json!({}))
         }
+        "needs_approval" | "tier_too_low" | "label_not_accepted" | "hop_limit_exceeded"
+        | "loop_detected" => network_row(&w, name),
         other => panic!("no row for {other}"),
+    }
+}
+
+/// Rows for the network-risk conditions.
+fn network_row(w: &World, name: &str) -> DenyReason {
+    let v = Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["search", "send"],
+    )
+    .clock(Arc::new(FixedClock(now())))
+    .message_tool("send", "text")
+    .build()
+    .unwrap();
+    let search = match name {
+        "needs_approval" => ToolGrant::new().allow_other_args().approvals(1),
+        "tier_too_low" => ToolGrant::new().allow_other_args().min_tier(1),
+        "label_not_accepted" => ToolGrant::new().allow_other_args().accept_labels([]),
+        _ => ToolGrant::new().allow_other_args(),
+    };
+    let mut g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+        .tool("search", search)
+        .tool("send", ToolGrant::new().allow_other_args());
+    if name == "hop_limit_exceeded" {
+        g = g.max_hops(0);
+    }
+    let t = w.authority.issue(&g.build().unwrap()).unwrap();
+    let run = |call: ToolCall| {
+        let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+        v.verify(&t.to_base64().unwrap(), &call, &proof)
+    };
+    let labelled = ToolCall::new("search", json!({}))
+        .unwrap()
+        .with_labels([Label::new("secret").unwrap()]);
+    match name {
+        "label_not_accepted" => reason(run(labelled)),
+        "hop_limit_exceeded" | "loop_detected" => {
+            let sent = run(ToolCall::new("send", json!({"text": "m"})).unwrap()).unwrap();
+            reason(run(ToolCall::new("send", json!({"text": "n"}))
+                .unwrap()
+                .with_cause(sent.sent_message().unwrap())))
+        }
+        _ => reason(run(ToolCall::new("search", json!({})).unwrap())),
     }
 }
 
@@ -477,14 +522,19 @@ fn every_deny_reason_is_produced_through_the_public_api() {
         "fan_out_exceeded",
         "state_unavailable",
         "audit_unavailable",
+        "needs_approval",
+        "tier_too_low",
+        "label_not_accepted",
+        "hop_limit_exceeded",
+        "loop_detected",
     ];
     for name in rows {
         let got = row(name);
         assert_eq!(got.code(), name, "row `{name}` produced {got:?}");
-        let class = if name == "state_unavailable" || name == "audit_unavailable" {
-            DenyClass::StateUnavailable
-        } else {
-            DenyClass::Denied
+        let class = match name {
+            "state_unavailable" | "audit_unavailable" => DenyClass::StateUnavailable,
+            "needs_approval" => DenyClass::NeedsApproval,
+            _ => DenyClass::Denied,
         };
         assert_eq!(got.class(), class, "row `{name}`");
     }
