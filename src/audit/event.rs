@@ -117,6 +117,10 @@ pub enum Event {
         /// The labels of the message's data.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         labels: Vec<String>,
+        /// The digest of the message the sender was answering or forwarding, if any: the link
+        /// a trace follows back to the origin.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
     },
     /// A signed checkpoint over every record before it.
     Checkpoint {

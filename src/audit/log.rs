@@ -389,7 +389,9 @@ impl AuditLog {
         Ok(id)
     }
 
-    /// Records an agent-to-agent message the framework delivered.
+    /// Records an agent-to-agent message the framework delivered: sender, recipient, the
+    /// message digest (what calls it causes name as their cause) and, when the sender was
+    /// answering or forwarding a message, that message's digest.
     ///
     /// # Errors
     /// As [`AuditLog::append`].
@@ -398,6 +400,7 @@ impl AuditLog {
         from: AgentId,
         to: AgentId,
         digest: Digest,
+        cause: Option<Digest>,
         labels: &[Label],
     ) -> Result<String, AuditError> {
         self.append(Event::Message {
@@ -405,6 +408,7 @@ impl AuditLog {
             to: to.to_string(),
             digest: digest.to_string(),
             labels: labels.iter().map(|l| l.to_string()).collect(),
+            cause: cause.map(|c| c.to_string()),
         })
     }
 

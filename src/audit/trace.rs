@@ -37,14 +37,19 @@ pub struct Trace {
     pub steps: Vec<TraceStep>,
     /// The call's own cause and the recorded message behind it, if any.
     pub call_cause: Option<(String, Option<(String, String)>)>,
+    /// The messages behind the call's cause, followed back through their own causes: the call's
+    /// cause first, the origin message last. Each is (sender, recipient, digest).
+    pub messages: Vec<(String, String, String)>,
 }
 
 impl Trace {
-    /// The origin: the first recorded message in the chain (its sender), or else the root agent.
+    /// The origin: the sender of the oldest message behind the call's cause; else of the first
+    /// recorded message behind a delegation; else the root agent.
     pub fn origin(&self) -> Option<&str> {
-        self.steps
-            .iter()
-            .find_map(|s| s.message.as_ref().map(|(from, _)| from.as_str()))
+        self.messages
+            .last()
+            .map(|(from, _, _)| from.as_str())
+            .or_else(|| self.steps.iter().find_map(|s| s.message.as_ref().map(|(from, _)| from.as_str())))
             .or(self.root_agent.as_deref())
     }
 }
@@ -60,6 +65,7 @@ pub fn trace(path: impl AsRef<Path>, event_id: &str) -> Result<Trace, AuditError
     let path = path.as_ref();
     let reader = BufReader::new(File::open(path)?);
     let mut messages: HashMap<String, (String, String)> = HashMap::new();
+    let mut causes: HashMap<String, String> = HashMap::new();
     let mut decision = None;
     for line in reader.lines() {
         let Ok(line) = line else { break };
@@ -68,9 +74,16 @@ pub fn trace(path: impl AsRef<Path>, event_id: &str) -> Result<Trace, AuditError
         };
         match record.event {
             Event::Message {
-                from, to, digest, ..
+                from,
+                to,
+                digest,
+                cause,
+                ..
             } => {
                 // The first delivery of a digest is its origin.
+                if let Some(c) = cause {
+                    causes.entry(digest.clone()).or_insert(c);
+                }
                 messages.entry(digest).or_insert((from, to));
             }
             Event::Decision(d) if record.id == event_id => decision = Some(d),
@@ -95,7 +108,19 @@ pub fn trace(path: impl AsRef<Path>, event_id: &str) -> Result<Trace, AuditError
         let m = messages.get(&c).cloned();
         (c, m)
     });
+    // Follow the call's cause back through message causes (bounded: a cycle stops the walk).
+    let mut chain = Vec::new();
+    let mut next = decision.cause.clone();
+    while let Some(digest) = next.take() {
+        if chain.len() > messages.len() || chain.iter().any(|(_, _, d): &(String, String, String)| *d == digest) {
+            break;
+        }
+        let Some((from, to)) = messages.get(&digest) else { break };
+        chain.push((from.clone(), to.clone(), digest.clone()));
+        next = causes.get(&digest).cloned();
+    }
     Ok(Trace {
+        messages: chain,
         issuer: decision.issuer.clone(),
         root_agent: decision.root_agent.clone(),
         steps,
