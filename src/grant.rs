@@ -89,6 +89,9 @@ pub struct UseLimits {
     pub min_tier: Option<u32>,
     /// The data labels a call may carry; `None` accepts every label.
     pub accepted_labels: Option<BTreeSet<Label>>,
+    /// Approvals from this many distinct principals let a call carry labels outside
+    /// `accepted_labels`; without it such a call is denied.
+    pub label_approvals: Option<u32>,
 }
 
 impl UseLimits {
@@ -98,6 +101,7 @@ impl UseLimits {
             && self.approvals.is_none()
             && self.min_tier.is_none()
             && self.accepted_labels.is_none()
+            && self.label_approvals.is_none()
     }
 
     fn validate(&self, tool: &ToolName) -> Result<(), Error> {
@@ -167,6 +171,14 @@ impl ToolGrant {
     /// accepted. An egress tool (post, email, http) should accept few or none.
     pub fn accept_labels(mut self, labels: impl IntoIterator<Item = Label>) -> Self {
         self.limits.accepted_labels = Some(labels.into_iter().collect());
+        self
+    }
+
+    /// Lets a call whose labels fall outside [`ToolGrant::accept_labels`] through when
+    /// `principals` distinct principals approve that exact call (e.g. publishing a secret
+    /// after legal and security sign off). Calls with accepted labels need no approval.
+    pub fn approvals_for_other_labels(mut self, principals: u32) -> Self {
+        self.limits.label_approvals = Some(principals);
         self
     }
 

@@ -11,13 +11,15 @@ use crate::ids::ExecutorId;
 use crate::state::{LedgerEntry, MessageLedger};
 use crate::token::TokenId;
 use crate::vocabulary::{
-    Lbl, Lim, LBL_ACCEPTS, LBL_SEEN, LIM_APPROVALS, LIM_HOPS, LIM_LABEL_POLICY, LIM_TIER,
+    Lbl, Lim, LBL_ACCEPTS, LBL_SEEN, LIM_APPROVALS, LIM_HOPS, LIM_LABEL_APPROVALS,
+    LIM_LABEL_POLICY, LIM_TIER,
 };
 
 /// The conditions every block of the chain puts on this tool, combined (strictest wins).
 #[derive(Debug, Default)]
 pub(crate) struct Conditions {
     approvals: u32,
+    label_approvals: u32,
     min_tier: Option<u32>,
     /// The labels every block with a label policy for this tool accepts (intersection).
     accepted: Option<BTreeSet<String>>,
@@ -37,6 +39,9 @@ impl Conditions {
             for l in lims {
                 match l.kind.as_str() {
                     LIM_APPROVALS if l.tool == tool => c.approvals = c.approvals.max(n32(l.n)),
+                    LIM_LABEL_APPROVALS if l.tool == tool => {
+                        c.label_approvals = c.label_approvals.max(n32(l.n))
+                    }
                     LIM_TIER if l.tool == tool => {
                         c.min_tier = Some(c.min_tier.unwrap_or(0).max(n32(l.n)))
                     }
@@ -131,10 +136,15 @@ pub(crate) fn check(
         .accepted
         .as_ref()
         .is_some_and(|acc| labels.iter().any(|l| !acc.contains(l)));
-    if label_violation && conditions.approvals == 0 {
-        return Err(DenyReason::LabelNotAccepted);
+    let mut need = conditions.approvals;
+    if label_violation {
+        // A label the tool does not accept passes only with the label approvals.
+        if conditions.label_approvals == 0 {
+            return Err(DenyReason::LabelNotAccepted);
+        }
+        need = need.max(conditions.label_approvals);
     }
-    if conditions.approvals > 0 {
+    if need > 0 {
         // The requesting chain's own agents cannot approve their own call.
         let mut excluded: BTreeSet<[u8; 32]> =
             chain.hops.iter().map(|h| h.holder.to_bytes()).collect();
@@ -142,10 +152,10 @@ pub(crate) fn check(
         let have = ctx
             .approvers
             .count(approvals, &excluded, ctx.audience, token_id, call_digest);
-        if have < conditions.approvals as usize {
+        if have < need as usize {
             return Err(DenyReason::NeedsApproval {
                 have: u32::try_from(have).unwrap_or(u32::MAX),
-                need: conditions.approvals,
+                need,
             });
         }
     }

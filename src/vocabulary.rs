@@ -244,6 +244,9 @@ fn use_limits<'a>(
         if let Some(k) = l.approvals {
             lim(src, LIM_APPROVALS, t, i64::from(k), 0);
         }
+        if let Some(k) = l.label_approvals {
+            lim(src, LIM_LABEL_APPROVALS, t, i64::from(k), 0);
+        }
         if let Some(tier) = l.min_tier {
             lim(src, LIM_TIER, t, i64::from(tier), 0);
         }
@@ -279,6 +282,7 @@ pub(crate) const LBL_ACCEPTS: &str = "acc";
 pub(crate) const LBL_SEEN: &str = "seen";
 pub(crate) const LIM_APPROVALS: &str = "appr";
 pub(crate) const LIM_TIER: &str = "tier";
+pub(crate) const LIM_LABEL_APPROVALS: &str = "lappr";
 pub(crate) const LIM_HOPS: &str = "hop";
 pub(crate) const LIM_LABEL_POLICY: &str = "lblp";
 

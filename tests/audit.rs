@@ -362,7 +362,8 @@ fn audit_trace_reaches_the_origin_through_four_hops() {
     for i in 0..4 {
         let msg = format!("please forward this, hop {i}");
         let digest = Digest::of_message(msg.as_bytes());
-        log.record_message(sender, recipient, digest, None, &[]).unwrap();
+        log.record_message(sender, recipient, digest, None, &[])
+            .unwrap();
         let next = token
             .delegate(holder, keys[i].public(), ids[i], digest, &Narrowing::new())
             .unwrap();
@@ -460,18 +461,43 @@ fn audit_write_failure_denies_the_call() {
 fn audit_trace_follows_message_causes_to_the_origin() {
     let w = World::new();
     let path = temp("msgtrace.jsonl");
-    let log = Arc::new(AuditLog::create(&path, LogKey::generate(), AuditConfig::default()).unwrap());
+    let log =
+        Arc::new(AuditLog::create(&path, LogKey::generate(), AuditConfig::default()).unwrap());
     let mallory = AgentId::random();
-    let (m1, m2, m3) = (Digest::of_message(b"m1"), Digest::of_message(b"m2"), Digest::of_message(b"m3"));
-    log.record_message(mallory, w.alice_id, m1, None, &[]).unwrap();
-    log.record_message(w.alice_id, w.bob_id, m2, Some(m1), &[]).unwrap();
-    log.record_message(w.bob_id, w.carol_id, m3, Some(m2), &[]).unwrap();
+    let (m1, m2, m3) = (
+        Digest::of_message(b"m1"),
+        Digest::of_message(b"m2"),
+        Digest::of_message(b"m3"),
+    );
+    log.record_message(mallory, w.alice_id, m1, None, &[])
+        .unwrap();
+    log.record_message(w.alice_id, w.bob_id, m2, Some(m1), &[])
+        .unwrap();
+    log.record_message(w.bob_id, w.carol_id, m3, Some(m2), &[])
+        .unwrap();
     let v = verifier_with_log(&w, log.clone());
     let t = w.token();
     let call = ToolCall::new("search", json!({})).unwrap().with_cause(m3);
-    let a = v.verify(&t.to_base64().unwrap(), &call, &signed(&w, &t, &w.alice, &call)).unwrap();
+    let a = v
+        .verify(
+            &t.to_base64().unwrap(),
+            &call,
+            &signed(&w, &t, &w.alice, &call),
+        )
+        .unwrap();
     let trace = audit::trace(&path, a.audit_event().unwrap()).unwrap();
-    let senders: Vec<&str> = trace.messages.iter().map(|(from, _, _)| from.as_str()).collect();
-    assert_eq!(senders, [w.bob_id.to_string(), w.alice_id.to_string(), mallory.to_string()]);
+    let senders: Vec<&str> = trace
+        .messages
+        .iter()
+        .map(|(from, _, _)| from.as_str())
+        .collect();
+    assert_eq!(
+        senders,
+        [
+            w.bob_id.to_string(),
+            w.alice_id.to_string(),
+            mallory.to_string()
+        ]
+    );
     assert_eq!(trace.origin(), Some(mallory.to_string().as_str()));
 }

@@ -228,7 +228,7 @@ fn exfil_secret_to_egress_denied_without_approval_allowed_with_k_principals() {
         ToolGrant::new()
             .allow_other_args()
             .accept_labels([label("public")])
-            .approvals(2),
+            .approvals_for_other_labels(2),
         None,
     );
     let secret = publish("db password: hunter2").with_labels([label("secret")]);
@@ -240,6 +240,11 @@ fn exfil_secret_to_egress_denied_without_approval_allowed_with_k_principals() {
     ));
     let both = [approve(&w, &t, &r1, &secret), approve(&w, &t, &r2, &secret)];
     assert!(run(&w, &v, &t, &w.alice, &secret, &both).is_ok());
+    let public = publish("release notes").with_labels([label("public")]);
+    assert!(
+        run(&w, &v, &t, &w.alice, &public, &[]).is_ok(),
+        "accepted labels need no approval"
+    );
     // Without an approval requirement, a label the tool does not accept is simply denied.
     let strict = grant_for(
         &w,

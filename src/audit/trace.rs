@@ -49,7 +49,11 @@ impl Trace {
         self.messages
             .last()
             .map(|(from, _, _)| from.as_str())
-            .or_else(|| self.steps.iter().find_map(|s| s.message.as_ref().map(|(from, _)| from.as_str())))
+            .or_else(|| {
+                self.steps
+                    .iter()
+                    .find_map(|s| s.message.as_ref().map(|(from, _)| from.as_str()))
+            })
             .or(self.root_agent.as_deref())
     }
 }
@@ -112,10 +116,16 @@ pub fn trace(path: impl AsRef<Path>, event_id: &str) -> Result<Trace, AuditError
     let mut chain = Vec::new();
     let mut next = decision.cause.clone();
     while let Some(digest) = next.take() {
-        if chain.len() > messages.len() || chain.iter().any(|(_, _, d): &(String, String, String)| *d == digest) {
+        if chain.len() > messages.len()
+            || chain
+                .iter()
+                .any(|(_, _, d): &(String, String, String)| *d == digest)
+        {
             break;
         }
-        let Some((from, to)) = messages.get(&digest) else { break };
+        let Some((from, to)) = messages.get(&digest) else {
+            break;
+        };
         chain.push((from.clone(), to.clone(), digest.clone()));
         next = causes.get(&digest).cloned();
     }
