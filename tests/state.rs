@@ -333,6 +333,22 @@ fn rate_cap_holds_under_eight_threads(store: Store) {
     assert_eq!(allowed, 3);
 }
 
+fn ledger_records_first_and_looks_up(store: Store) {
+    use agentcap::state::LedgerEntry;
+    let d = [7u8; 32];
+    assert_eq!(store.lookup(&d).unwrap(), None);
+    let first = LedgerEntry::new(2, vec!["personal".into()], vec!["a".into(), "b".into()]);
+    store.record(&d, &first, 1_800_000_000_000).unwrap();
+    store
+        .record(&d, &LedgerEntry::new(9, vec![], vec![]), 1_800_000_000_001)
+        .unwrap();
+    assert_eq!(
+        store.lookup(&d).unwrap(),
+        Some(first),
+        "the first record of a digest wins"
+    );
+}
+
 macro_rules! suite {
     ($prefix:ident, $make:expr) => {
         mod $prefix {
@@ -377,6 +393,12 @@ macro_rules! suite {
             fn concurrent_rate_cap() {
                 if let Some(s) = $make {
                     rate_cap_holds_under_eight_threads(s)
+                }
+            }
+            #[test]
+            fn message_ledger() {
+                if let Some(s) = $make {
+                    ledger_records_first_and_looks_up(s)
                 }
             }
         }
