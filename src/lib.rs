@@ -41,6 +41,6 @@ pub use grant::{
 pub use ids::{AgentId, AuthorityId, ExecutorId, Label, ToolName};
 pub use keys::{AgentKey, AgentPublicKey, AuthorityKey, RootPublicKey, TrustedRoots};
 pub use limits::Limits;
-pub use token::{Hop, Token, TokenDescription, TokenId};
+pub use token::{BlockKind, BlockSummary, Hop, Token, TokenDescription, TokenId};
 pub use url_policy::UrlPolicy;
 pub use verify::{Verifier, VerifierBuilder};

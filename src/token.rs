@@ -238,6 +238,44 @@ pub struct TokenDescription {
     pub approvals: BTreeMap<ToolName, u32>,
     /// Data labels delegations recorded as seen: every call of this token carries them.
     pub seen_labels: BTreeSet<String>,
+    /// What each block says, authority first.
+    pub blocks: Vec<BlockSummary>,
+}
+
+/// What one block of a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlockKind {
+    /// The authority block, signed by the root.
+    Authority,
+    /// An anonymous narrowing block.
+    Attenuation,
+    /// A delegation: a third-party block signed by the holder before it.
+    Delegation,
+    /// A third-party block without a delegation record (the verifier denies such a token).
+    ThirdParty,
+}
+
+/// What one block says, as the holder side reads it back.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct BlockSummary {
+    /// The block index (0 is the authority).
+    pub index: usize,
+    /// What kind of block it is.
+    pub kind: BlockKind,
+    /// The key that signed it, for third-party blocks.
+    pub signer: Option<AgentPublicKey>,
+    /// The tools it keeps (the authority: grants), if it names any.
+    pub tools: Option<BTreeSet<String>>,
+    /// Its argument constraints: (tool, JSON Pointer, constraint).
+    pub constraints: Vec<(String, String, Constraint)>,
+    /// Its expiry, if it sets one.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Labels it records as seen.
+    pub seen_labels: Vec<String>,
+    /// Its use conditions: (kind, tool, n, seconds), e.g. (`bud`, `search`, 10, 0).
+    pub limits: Vec<(String, String, i64, i64)>,
 }
 
 impl TokenDescription {
@@ -274,7 +312,34 @@ impl TokenDescription {
         let mut seen_labels: BTreeSet<String> = BTreeSet::new();
         let mut all = vec![(auth, None)];
         all.extend(iter);
-        for (view, signer) in all {
+        let mut summaries = Vec::new();
+        for (index, (view, signer)) in all.into_iter().enumerate() {
+            summaries.push(BlockSummary {
+                index,
+                kind: match (index, &view.delegation, signer) {
+                    (0, _, _) => BlockKind::Authority,
+                    (_, Some(_), Some(_)) => BlockKind::Delegation,
+                    (_, _, Some(_)) => BlockKind::ThirdParty,
+                    _ => BlockKind::Attenuation,
+                },
+                signer,
+                tools: view.tools.clone(),
+                constraints: view.constraints.clone(),
+                expires_at: view
+                    .expires_at
+                    .and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok()),
+                seen_labels: view
+                    .labels
+                    .iter()
+                    .filter(|l| l.kind == vocabulary::LBL_SEEN)
+                    .map(|l| l.label.clone())
+                    .collect(),
+                limits: view
+                    .limits
+                    .iter()
+                    .map(|l| (l.kind.clone(), l.tool.clone(), l.n, l.secs))
+                    .collect(),
+            });
             if let Some(t) = &view.tools {
                 let t = names(t)?;
                 tools = tools.intersection(&t).cloned().collect();
@@ -361,6 +426,7 @@ impl TokenDescription {
             max_hops,
             approvals,
             seen_labels,
+            blocks: summaries,
         })
     }
 

@@ -1,0 +1,538 @@
+//! `agentcap`: the operator's command line — keys, issue, inspect, attenuate, delegate, sign a
+//! call, verify, revoke, and audit log verification and tracing.
+//!
+//! Exit codes: 0 ok (for `verify`: allowed), 1 denied or failed verification, 2 usage or input
+//! error. Secrets are read from files (or `-` for stdin), never from arguments.
+
+mod files;
+mod inspect;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agentcap::audit::{self, LogPublicKey};
+use agentcap::state::{MemoryStore, Revocations, StateStore};
+use agentcap::{
+    AgentKey, AgentPublicKey, AuthorityId, AuthorityKey, CallProof, ExecutorId, FixedClock, Label,
+    RootPublicKey, Token, ToolCall, TrustedRoots, Verifier,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use files::{
+    parse_cause, parse_structured, read_agent_key, read_authority_key, read_input, GrantFile,
+    NarrowingFile, RevocationFile,
+};
+
+/// A failure with its exit code: 1 denied / verification failed, 2 usage or input error.
+pub(crate) struct Fail {
+    code: u8,
+    message: String,
+}
+
+impl Fail {
+    pub(crate) fn input(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    fn denied(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "agentcap",
+    version,
+    about = "Capability tokens for AI agents and the tools they call"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyKind {
+    Authority,
+    Agent,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// The token text: a file, or `-` for stdin.
+    #[arg(long)]
+    token: String,
+    /// A trusted root public key (`<key id>:ed25519/<hex>`); repeat for several.
+    #[arg(long = "root", required = true)]
+    roots: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a key; the secret goes to a new file (mode 0600), the public key to stdout.
+    Keygen {
+        #[arg(long, value_enum)]
+        kind: KeyKind,
+        /// The key id written into tokens (authority keys).
+        #[arg(long, default_value_t = 1)]
+        key_id: u32,
+        /// The secret key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a token from a grant file (TOML or JSON); prints the token.
+    Issue {
+        /// The authority key file.
+        #[arg(long)]
+        key: String,
+        /// The authority's id.
+        #[arg(long)]
+        authority_id: String,
+        /// The grant file.
+        #[arg(long)]
+        grant: String,
+    },
+    /// Show what a token allows, block by block.
+    Inspect {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append an anonymous narrowing block (narrowing file, TOML or JSON); prints the token.
+    Attenuate {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[arg(long)]
+        narrowing: String,
+    },
+    /// Delegate to another agent with a block signed by the current holder; prints the token.
+    Delegate {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The current holder's agent key file.
+        #[arg(long)]
+        key: String,
+        /// The next holder's public key.
+        #[arg(long)]
+        to: String,
+        /// The next holder's agent id (UUID).
+        #[arg(long)]
+        to_agent: String,
+        /// The cause: 64 hex digits, or `file:PATH` for the digest of a message file.
+        #[arg(long)]
+        cause: String,
+        /// An optional narrowing file.
+        #[arg(long)]
+        narrowing: Option<String>,
+    },
+    /// Sign a call (tool + JSON arguments) with the holder key; prints the proof.
+    SignCall {
+        #[command(flatten)]
+        call: CallArgs,
+        /// The token text file (or `-`).
+        #[arg(long)]
+        token: String,
+        #[arg(long = "root", required = true)]
+        roots: Vec<String>,
+        /// The holder's agent key file.
+        #[arg(long)]
+        key: String,
+        /// Sign as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Verify a token, proof and call; prints allowed or denied with the operator reason.
+    Verify {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        call: CallArgs,
+        /// The proof text (a file, or `-`).
+        #[arg(long)]
+        proof: String,
+        /// Tools this executor guards (defaults to the called tool).
+        #[arg(long = "guard")]
+        guard: Vec<String>,
+        /// A revocation file store to consult.
+        #[arg(long)]
+        state: Option<String>,
+        /// Verify as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Revoke a block (and every token derived from it) or an agent key.
+    Revoke {
+        /// A block revocation id (hex), as `inspect` prints.
+        #[arg(
+            long,
+            conflicts_with = "agent_key",
+            required_unless_present = "agent_key"
+        )]
+        id: Option<String>,
+        /// An agent public key.
+        #[arg(long)]
+        agent_key: Option<String>,
+        /// The revocation file store.
+        #[arg(long, required_unless_present = "redis")]
+        state: Option<String>,
+        /// A Redis URL (needs the `redis` feature).
+        #[arg(long)]
+        redis: Option<String>,
+    },
+    /// Audit log operations.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Args)]
+struct CallArgs {
+    /// The executor id (audience).
+    #[arg(long)]
+    executor: String,
+    /// The tool.
+    #[arg(long)]
+    tool: String,
+    /// The arguments, a JSON object.
+    #[arg(long)]
+    args: String,
+    /// Data labels of the call (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// The call's cause (64 hex digits or `file:PATH`).
+    #[arg(long)]
+    cause: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify a log's chain and checkpoints.
+    Verify {
+        #[arg(long)]
+        log: PathBuf,
+        /// The log's public key (`ed25519/<hex>`).
+        #[arg(long)]
+        key: String,
+        /// A checkpoint sequence number known from elsewhere (detects truncation before it).
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+    },
+    /// Trace a decision back to its origin.
+    Trace {
+        #[arg(long)]
+        log: PathBuf,
+        /// The decision's record id.
+        #[arg(long)]
+        event: String,
+    },
+}
+
+fn roots(list: &[String]) -> Result<TrustedRoots, Fail> {
+    let mut roots = TrustedRoots::new();
+    for r in list {
+        roots.insert(
+            r.parse::<RootPublicKey>()
+                .map_err(|e| Fail::input(format!("--root: {e}")))?,
+        );
+    }
+    Ok(roots)
+}
+
+fn token(t: &TokenArgs) -> Result<(Token, String), Fail> {
+    let text = read_input(&t.token)?.trim().to_owned();
+    let token =
+        Token::from_base64(&text, &roots(&t.roots)?).map_err(|e| Fail::input(e.to_string()))?;
+    Ok((token, text))
+}
+
+fn time_arg(now: &Option<String>) -> Result<OffsetDateTime, Fail> {
+    match now {
+        Some(t) => {
+            OffsetDateTime::parse(t, &Rfc3339).map_err(|e| Fail::input(format!("--now: {e}")))
+        }
+        None => Ok(OffsetDateTime::now_utc()),
+    }
+}
+
+fn tool_call(c: &CallArgs) -> Result<ToolCall, Fail> {
+    let args: serde_json::Value =
+        serde_json::from_str(&c.args).map_err(|e| Fail::input(format!("--args: {e}")))?;
+    let mut call = ToolCall::new(&c.tool, args).map_err(|e| Fail::input(e.to_string()))?;
+    if !c.labels.is_empty() {
+        let labels = c
+            .labels
+            .iter()
+            .map(|l| Label::new(l.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Fail::input(e.to_string()))?;
+        call = call.with_labels(labels);
+    }
+    if let Some(cause) = &c.cause {
+        call = call.with_cause(parse_cause(cause)?);
+    }
+    Ok(call)
+}
+
+fn executor(c: &CallArgs) -> Result<ExecutorId, Fail> {
+    ExecutorId::new(c.executor.as_str()).map_err(|e| Fail::input(e.to_string()))
+}
+
+fn run(cli: Cli) -> Result<String, Fail> {
+    match cli.command {
+        Command::Keygen { kind, key_id, out } => match kind {
+            KeyKind::Agent => {
+                let key = AgentKey::generate();
+                files::write_secret(&out, "agent", None, &key.to_bytes())?;
+                Ok(key.public().to_string())
+            }
+            KeyKind::Authority => {
+                let key = AuthorityKey::generate(key_id);
+                files::write_secret(&out, "authority", Some(key_id), &key.to_bytes())?;
+                Ok(key.public().to_string())
+            }
+        },
+        Command::Issue {
+            key,
+            authority_id,
+            grant,
+        } => {
+            let key = read_authority_key(&key)?;
+            let id = AuthorityId::new(authority_id).map_err(|e| Fail::input(e.to_string()))?;
+            let grant =
+                parse_structured::<GrantFile>(&grant)?.into_grant(OffsetDateTime::now_utc())?;
+            let token = agentcap::Authority::new(id, key)
+                .issue(&grant)
+                .map_err(|e| Fail::input(e.to_string()))?;
+            token.to_base64().map_err(|e| Fail::input(e.to_string()))
+        }
+        Command::Inspect { token: t, json } => {
+            let (token, _) = token(&t)?;
+            inspect::render(&token, json)
+        }
+        Command::Attenuate {
+            token: t,
+            narrowing,
+        } => {
+            let (token, _) = token(&t)?;
+            let n = parse_structured::<NarrowingFile>(&narrowing)?
+                .into_narrowing(OffsetDateTime::now_utc())?;
+            let out = token
+                .attenuate(&n)
+                .map_err(|e| Fail::input(e.to_string()))?;
+            out.to_base64().map_err(|e| Fail::input(e.to_string()))
+        }
+        Command::Delegate {
+            token: t,
+            key,
+            to,
+            to_agent,
+            cause,
+            narrowing,
+        } => {
+            let (token, _) = token(&t)?;
+            let key = read_agent_key(&key)?;
+            let to: AgentPublicKey = to.parse().map_err(|e| Fail::input(format!("--to: {e}")))?;
+            let to_agent = to_agent
+                .parse()
+                .map_err(|e| Fail::input(format!("--to-agent: {e}")))?;
+            let n = match narrowing {
+                Some(path) => parse_structured::<NarrowingFile>(&path)?
+                    .into_narrowing(OffsetDateTime::now_utc())?,
+                None => agentcap::Narrowing::new(),
+            };
+            let out = token
+                .delegate(&key, to, to_agent, parse_cause(&cause)?, &n)
+                .map_err(|e| Fail::input(e.to_string()))?;
+            out.to_base64().map_err(|e| Fail::input(e.to_string()))
+        }
+        Command::SignCall {
+            call,
+            token: t,
+            roots: r,
+            key,
+            now,
+        } => {
+            let (token, _) = token(&TokenArgs { token: t, roots: r })?;
+            let key = read_agent_key(&key)?;
+            let proof = CallProof::sign(
+                &key,
+                &token,
+                &executor(&call)?,
+                &tool_call(&call)?,
+                time_arg(&now)?,
+            )
+            .map_err(|e| Fail::input(e.to_string()))?;
+            Ok(proof.to_base64())
+        }
+        Command::Verify {
+            token: t,
+            call,
+            proof,
+            guard,
+            state,
+            now,
+        } => {
+            let text = read_input(&t.token)?.trim().to_owned();
+            let proof = CallProof::from_base64(read_input(&proof)?.trim())
+                .map_err(|e| Fail::input(format!("--proof: {e}")))?;
+            let c = tool_call(&call)?;
+            let store = Arc::new(MemoryStore::new());
+            if let Some(path) = &state {
+                let revoked = RevocationFile::load(path)?;
+                for id in &revoked.revocation_ids {
+                    let bytes = hex::decode(id)
+                        .map_err(|_| Fail::input(format!("`{path}`: bad revocation id `{id}`")))?;
+                    store
+                        .revoke_id(&bytes)
+                        .map_err(|e| Fail::input(e.to_string()))?;
+                }
+                for k in &revoked.agent_keys {
+                    let key: AgentPublicKey = k
+                        .parse()
+                        .map_err(|e| Fail::input(format!("`{path}`: {e}")))?;
+                    store
+                        .revoke_agent_key(&key.to_bytes())
+                        .map_err(|e| Fail::input(e.to_string()))?;
+                }
+            }
+            let guard = if guard.is_empty() {
+                vec![call.tool.clone()]
+            } else {
+                guard
+            };
+            let verifier = Verifier::builder(executor(&call)?, roots(&t.roots)?, guard)
+                .clock(Arc::new(FixedClock(time_arg(&now)?)))
+                .state(store as Arc<dyn StateStore>)
+                .build()
+                .map_err(|e| Fail::input(e.to_string()))?;
+            match verifier.verify(&text, &c, &proof) {
+                Ok(a) => Ok(format!(
+                    "allowed: agent {} via {} hop(s)",
+                    a.agent(),
+                    a.chain().hops.len()
+                )),
+                Err(d) => Err(Fail::denied(format!("denied: {}", d.operator_reason()))),
+            }
+        }
+        Command::Revoke {
+            id,
+            agent_key,
+            state,
+            redis,
+        } => revoke(id, agent_key, state, redis),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { log, key, since } => {
+                let key: LogPublicKey = key
+                    .parse()
+                    .map_err(|e: agentcap::Error| Fail::input(format!("--key: {e}")))?;
+                match audit::verify_file_since(&log, &key, since) {
+                    Ok(report) => Ok(format!("ok: {report}")),
+                    Err(e) => Err(Fail::denied(format!("failed: {e}"))),
+                }
+            }
+            AuditCommand::Trace { log, event } => {
+                let trace = audit::trace(&log, &event).map_err(|e| Fail::input(e.to_string()))?;
+                Ok(inspect::render_trace(&trace))
+            }
+        },
+    }
+}
+
+fn revoke(
+    id: Option<String>,
+    agent_key: Option<String>,
+    state: Option<String>,
+    redis: Option<String>,
+) -> Result<String, Fail> {
+    let (id_bytes, key) = match (&id, &agent_key) {
+        (Some(id), None) => (
+            Some(hex::decode(id).map_err(|_| Fail::input(format!("--id: `{id}` is not hex")))?),
+            None,
+        ),
+        (None, Some(k)) => (
+            None,
+            Some(
+                k.parse::<AgentPublicKey>()
+                    .map_err(|e| Fail::input(format!("--agent-key: {e}")))?,
+            ),
+        ),
+        _ => return Err(Fail::input("give exactly one of --id and --agent-key")),
+    };
+    if let Some(url) = redis {
+        return revoke_redis(&url, id_bytes, key);
+    }
+    let path = state.ok_or_else(|| Fail::input("give --state or --redis"))?;
+    let mut file = RevocationFile::load(&path)?;
+    if let Some(bytes) = id_bytes {
+        file.revocation_ids.push(hex::encode(bytes));
+    }
+    if let Some(k) = key {
+        file.agent_keys.push(k.to_string());
+    }
+    file.save(&path)?;
+    Ok(format!("revoked in `{path}`"))
+}
+
+#[cfg(feature = "redis")]
+fn revoke_redis(
+    url: &str,
+    id: Option<Vec<u8>>,
+    key: Option<AgentPublicKey>,
+) -> Result<String, Fail> {
+    use agentcap::state::{RedisStore, RedisStoreConfig};
+    let store =
+        RedisStore::new(RedisStoreConfig::new(url)).map_err(|e| Fail::input(e.to_string()))?;
+    if let Some(id) = id {
+        store
+            .revoke_id(&id)
+            .map_err(|e| Fail::input(e.to_string()))?;
+    }
+    if let Some(k) = key {
+        store
+            .revoke_agent_key(&k.to_bytes())
+            .map_err(|e| Fail::input(e.to_string()))?;
+    }
+    Ok("revoked in redis".to_owned())
+}
+
+#[cfg(not(feature = "redis"))]
+fn revoke_redis(_: &str, _: Option<Vec<u8>>, _: Option<AgentPublicKey>) -> Result<String, Fail> {
+    Err(Fail::input(
+        "this build has no Redis support (build with --features redis)",
+    ))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            if f.code == 1 {
+                println!("{}", f.message);
+            } else {
+                eprintln!("agentcap: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! End-to-end tests of the `agentcap` binary: the real executable, real files.
+#![cfg(feature = "cli")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new() -> Self {
+        let d =
+            std::env::temp_dir().join(format!("agentcap-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentcap"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+/// keygen → issue → delegate → returns (dir, root public key, bob's token file, bob key file).
+fn setup() -> (Dir, String, String, String, String) {
+    let d = Dir::new();
+    let root = ok(&[
+        "keygen",
+        "--kind",
+        "authority",
+        "--key-id",
+        "3",
+        "--out",
+        &d.path("root.key"),
+    ]);
+    let alice = ok(&["keygen", "--kind", "agent", "--out", &d.path("alice.key")]);
+    let bob = ok(&["keygen", "--kind", "agent", "--out", &d.path("bob.key")]);
+    let grant = d.write(
+        "grant.toml",
+        &format!(
+            r#"
+agent = "6a1f0c9e-0000-4000-8000-000000000001"
+holder = "{alice}"
+expires_in = "1h"
+max_depth = 2
+
+[tools.read_file.args]
+path = {{ sub_path = "/data" }}
+
+[tools.search]
+other_args = true
+budget = 100
+"#
+        ),
+    );
+    let token = ok(&[
+        "issue",
+        "--key",
+        &d.path("root.key"),
+        "--authority-id",
+        "ops",
+        "--grant",
+        &grant,
+    ]);
+    let t0 = d.write("alice.token", &token);
+    let msg = d.write("msg.txt", "please read the q3 report");
+    let narrow = d.write(
+        "narrow.toml",
+        "tools = [\"read_file\"]\n[args.read_file]\npath = { sub_path = \"/data/q3\" }\n",
+    );
+    let t1 = ok(&[
+        "delegate",
+        "--token",
+        &t0,
+        "--root",
+        &root,
+        "--key",
+        &d.path("alice.key"),
+        "--to",
+        &bob,
+        "--to-agent",
+        "6a1f0c9e-0000-4000-8000-000000000002",
+        "--cause",
+        &format!("file:{msg}"),
+        "--narrowing",
+        &narrow,
+    ]);
+    let t1 = d.write("bob.token", &t1);
+    (d, root, t1, d_key(&bob), alice)
+}
+
+fn d_key(_: &str) -> String {
+    "bob.key".to_owned()
+}
+
+fn sign(d: &Dir, root: &str, token: &str, key: &str, args: &str) -> String {
+    let proof = ok(&[
+        "sign-call",
+        "--token",
+        token,
+        "--root",
+        root,
+        "--key",
+        &d.path(key),
+        "--executor",
+        "files-1",
+        "--tool",
+        "read_file",
+        "--args",
+        args,
+    ]);
+    d.write(&format!("proof-{}", uuid::Uuid::new_v4().simple()), &proof)
+}
+
+fn verify(d: &Dir, root: &str, token: &str, proof: &str, args: &str, extra: &[&str]) -> Output {
+    let _ = d;
+    let mut a = vec![
+        "verify",
+        "--token",
+        token,
+        "--root",
+        root,
+        "--executor",
+        "files-1",
+        "--tool",
+        "read_file",
+        "--args",
+        args,
+        "--proof",
+        proof,
+    ];
+    a.extend_from_slice(extra);
+    cli(&a)
+}
+
+#[test]
+fn cli_round_trip_keygen_issue_delegate_sign_verify_allowed() {
+    let (d, root, t1, key, _) = setup();
+    let args = r#"{"path": "/data/q3/report.csv"}"#;
+    let proof = sign(&d, &root, &t1, &key, args);
+    let out = verify(&d, &root, &t1, &proof, args, &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("allowed"));
+}
+
+#[test]
+fn cli_denials_exit_1_with_the_operator_reason() {
+    let (d, root, t1, key, _) = setup();
+    let args = r#"{"path": "/data/q3/report.csv"}"#;
+    // Wrong args: the proof was for another call.
+    let proof = sign(&d, &root, &t1, &key, args);
+    let out = verify(
+        &d,
+        &root,
+        &t1,
+        &proof,
+        r#"{"path": "/data/q3/other.csv"}"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("proof for another call"));
+    // Wrong key: alice signs bob's token.
+    let proof = sign(&d, &root, &t1, "alice.key", args);
+    let out = verify(&d, &root, &t1, &proof, args, &[]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bad proof signature"));
+    // Tampered token.
+    let proof = sign(&d, &root, &t1, &key, args);
+    let mut text = std::fs::read_to_string(&t1).unwrap();
+    let i = text.len() / 2;
+    let c = if &text[i..=i] == "A" { "B" } else { "A" };
+    text.replace_range(i..=i, c);
+    let tampered = d.write("tampered.token", &text);
+    let out = verify(&d, &root, &tampered, &proof, args, &[]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    // Outside the delegated path.
+    let proof = sign(&d, &root, &t1, &key, r#"{"path": "/data/q4/x"}"#);
+    assert_eq!(
+        code(&verify(
+            &d,
+            &root,
+            &t1,
+            &proof,
+            r#"{"path": "/data/q4/x"}"#,
+            &[]
+        )),
+        1
+    );
+}
+
+#[test]
+fn cli_revoke_then_verify_is_denied() {
+    let (d, root, t1, key, _) = setup();
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", "--token", &t1, "--root", &root, "--json"])).unwrap();
+    let middle = inspect["blocks"][1]["revocation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = d.path("revoked.json");
+    ok(&["revoke", "--id", &middle, "--state", &state]);
+    let args = r#"{"path": "/data/q3/a"}"#;
+    let proof = sign(&d, &root, &t1, &key, args);
+    let out = verify(&d, &root, &t1, &proof, args, &["--state", &state]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
+}
+
+#[test]
+fn cli_garbage_input_exits_2_with_a_clear_message_and_never_panics() {
+    let d = Dir::new();
+    let garbage = d.write("garbage.token", "this is not a token");
+    let out = cli(&[
+        "inspect",
+        "--token",
+        &garbage,
+        "--root",
+        "1:ed25519/0000000000000000000000000000000000000000000000000000000000000000",
+    ]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("agentcap: ") && !err.contains("panicked"),
+        "{err}"
+    );
+    for args in [
+        vec!["inspect", "--token", &garbage, "--root", "not-a-key"],
+        vec![
+            "issue",
+            "--key",
+            &garbage,
+            "--authority-id",
+            "ops",
+            "--grant",
+            &garbage,
+        ],
+        vec![
+            "verify",
+            "--token",
+            &garbage,
+            "--root",
+            "x",
+            "--executor",
+            "e",
+            "--tool",
+            "t",
+            "--args",
+            "{",
+            "--proof",
+            &garbage,
+        ],
+        vec!["audit", "verify", "--log", &garbage, "--key", "ed25519/00"],
+        vec!["no-such-command"],
+    ] {
+        let out = cli(&args);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}
+
+#[test]
+fn cli_grant_file_errors_point_at_the_line_or_field() {
+    let d = Dir::new();
+    ok(&[
+        "keygen",
+        "--kind",
+        "authority",
+        "--out",
+        &d.path("root.key"),
+    ]);
+    let bad_toml = d.write("bad.toml", "holder = \"x\"\nexpires_in = \n");
+    let out = cli(&[
+        "issue",
+        "--key",
+        &d.path("root.key"),
+        "--authority-id",
+        "ops",
+        "--grant",
+        &bad_toml,
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unknown = d.write(
+        "unknown.toml",
+        "holder = \"x\"\nexpires_in = \"1h\"\nbudgett = 3\n[tools.a]\n",
+    );
+    let err = String::from_utf8_lossy(
+        &cli(&[
+            "issue",
+            "--key",
+            &d.path("root.key"),
+            "--authority-id",
+            "ops",
+            "--grant",
+            &unknown,
+        ])
+        .stderr,
+    )
+    .into_owned();
+    assert!(err.contains("budgett"), "{err}");
+    let bad_constraint = d.write(
+        "c.json",
+        r#"{"holder": "ed25519/0000000000000000000000000000000000000000000000000000000000000000", "expires_in": "1h",
+            "tools": {"read": {"args": {"path": {"sub_path": "relative/path"}}}}}"#,
+    );
+    let err = String::from_utf8_lossy(
+        &cli(&[
+            "issue",
+            "--key",
+            &d.path("root.key"),
+            "--authority-id",
+            "ops",
+            "--grant",
+            &bad_constraint,
+        ])
+        .stderr,
+    )
+    .into_owned();
+    assert!(
+        err.contains("relative/path") || err.contains("holder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_inspect_shows_blocks_holders_and_causes() {
+    let (_d, root, t1, _, alice) = setup();
+    let text = ok(&["inspect", "--token", &t1, "--root", &root]);
+    // A snapshot with the per-token random values masked.
+    let masked: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let l = l.split(" revocation id ").next().unwrap().to_owned();
+            if l.starts_with("token ")
+                || l.starts_with("holder ")
+                || l.starts_with("expires")
+                || l.starts_with("  expires")
+                || l.contains("ed25519/")
+            {
+                l.split_whitespace().next().unwrap().to_owned()
+            } else {
+                l
+            }
+        })
+        .collect();
+    let expected = [
+        "token",
+        "root key   3",
+        "agent      6a1f0c9e-0000-4000-8000-000000000001",
+        "holder",
+        "depth      1 of 2",
+        "allows     read_file",
+        "expires",
+        "",
+        "block 0 (authority)",
+        "  tools read_file, search",
+        "  read_file /path {\"sub_path\":\"/data\"}",
+        "  limit bud search 100 0",
+        "expires",
+        "",
+        "block 1 (delegation)",
+        "signed",
+        "delegates",
+        "  because of message ",
+    ];
+    for (got, want) in masked.iter().zip(expected.iter()) {
+        assert!(got.starts_with(want), "got {got:?}, want {want:?}\n{text}");
+    }
+    assert!(text.contains(&format!("signed by {alice}")));
+    assert!(text.contains("read_file /path {\"sub_path\":\"/data/q3\"}"));
+}
+
+#[test]
+fn cli_keygen_writes_owner_only_files_and_refuses_to_overwrite() {
+    let d = Dir::new();
+    ok(&["keygen", "--kind", "agent", "--out", &d.path("k")]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(d.path("k")).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert_eq!(
+        code(&cli(&["keygen", "--kind", "agent", "--out", &d.path("k")])),
+        2
+    );
+}
+
+#[test]
+fn cli_help_lists_every_subcommand() {
+    let help = ok(&["--help"]);
+    for sub in [
+        "keygen",
+        "issue",
+        "inspect",
+        "attenuate",
+        "delegate",
+        "sign-call",
+        "verify",
+        "revoke",
+        "audit",
+    ] {
+        assert!(help.contains(sub), "{sub} missing from --help");
+    }
+    let audit = ok(&["audit", "--help"]);
+    assert!(audit.contains("verify") && audit.contains("trace"));
+}
+
+#[test]
+fn cli_audit_verify_and_trace() {
+    use agentcap::audit::{AuditConfig, AuditLog, LogKey};
+    let d = Dir::new();
+    let log_path = d.path("audit.jsonl");
+    let log = AuditLog::create(&log_path, LogKey::generate(), AuditConfig::default()).unwrap();
+    let key = log.public_key().to_string();
+    let from = agentcap::AgentId::random();
+    log.record_message(
+        from,
+        agentcap::AgentId::random(),
+        agentcap::Digest::of_message(b"m"),
+        None,
+        &[],
+    )
+    .unwrap();
+    log.close().unwrap();
+    assert!(ok(&["audit", "verify", "--log", &log_path, "--key", &key]).starts_with("ok:"));
+    let mut lines: Vec<String> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.swap(0, 1);
+    std::fs::write(&log_path, lines.join("\n") + "\n").unwrap();
+    let out = cli(&["audit", "verify", "--log", &log_path, "--key", &key]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("failed"));
+    let _ = Path::new(&log_path);
+}
