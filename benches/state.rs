@@ -28,7 +28,7 @@ impl Revocations for NoState {
     }
 }
 impl MessageLedger for NoState {
-    fn lookup(&self, _: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+    fn lookup(&self, _: &[u8; 32], _: i64) -> Result<Option<LedgerEntry>, StateError> {
         Ok(None)
     }
     fn record(&self, _: &[u8; 32], _: &LedgerEntry, _: i64) -> Result<(), StateError> {

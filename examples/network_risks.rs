@@ -7,7 +7,7 @@
 //! Run: `cargo run --example network_risks`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use agentcap::audit::{AuditConfig, AuditLog, LogKey};
@@ -135,19 +135,17 @@ fn main() {
     for k in &sybils {
         approvers = approvers.with(k.public(), "mallory-consulting");
     }
-    let tiers: BTreeMap<AgentId, u32> = agents
-        .iter()
-        .map(|a| {
-            (
-                a.id,
-                if a.name == "alice" || a.name == "bob" {
-                    2
-                } else {
-                    1
-                },
-            )
-        })
-        .collect();
+    let mut tiers = StaticTiers::new();
+    for a in &agents {
+        tiers = tiers.with(
+            a.key.public(),
+            if a.name == "alice" || a.name == "bob" {
+                2
+            } else {
+                1
+            },
+        );
+    }
 
     let dir = std::env::temp_dir().join(format!("agentcap-network-risks-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -168,7 +166,7 @@ fn main() {
     )
     .clock(Arc::new(FixedClock(now)))
     .approvers(approvers)
-    .tiers(Arc::new(StaticTiers(tiers)))
+    .tiers(Arc::new(tiers))
     .message_tool("send", "text")
     .audit(log.clone())
     .build()

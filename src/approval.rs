@@ -120,15 +120,31 @@ impl ApproverRegistry {
 /// only source of a tier: nothing a caller sends can raise it.
 pub trait TierProvider: Send + Sync {
     /// The tier of the calling agent, or `None` if unknown (a tool requiring a tier then denies).
+    /// `agent` is the id the chain claims; `key` is the calling holder's key, which is proven
+    /// by the call's signature: prefer it.
     fn tier(&self, agent: AgentId, key: &AgentPublicKey) -> Option<u32>;
 }
 
-/// A fixed table of tiers by agent id.
+/// A fixed table of tiers by agent key. Keys, not agent ids: an agent id in a delegation is the
+/// delegator's claim, so a holder could name itself after a high-tier agent; a key it cannot.
 #[derive(Clone, Debug, Default)]
-pub struct StaticTiers(pub BTreeMap<AgentId, u32>);
+pub struct StaticTiers(BTreeMap<[u8; 32], u32>);
+
+impl StaticTiers {
+    /// An empty table (every tier unknown).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the tier of the agent holding `key`.
+    pub fn with(mut self, key: AgentPublicKey, tier: u32) -> Self {
+        self.0.insert(key.to_bytes(), tier);
+        self
+    }
+}
 
 impl TierProvider for StaticTiers {
-    fn tier(&self, agent: AgentId, _: &AgentPublicKey) -> Option<u32> {
-        self.0.get(&agent).copied()
+    fn tier(&self, _: AgentId, key: &AgentPublicKey) -> Option<u32> {
+        self.0.get(&key.to_bytes()).copied()
     }
 }

@@ -80,6 +80,10 @@ pub(crate) struct Context<'a> {
     pub(crate) tiers: Option<&'a dyn TierProvider>,
     pub(crate) ledger: &'a dyn MessageLedger,
     pub(crate) audience: &'a ExecutorId,
+    /// Whether this call is of a message tool (it sends a message).
+    pub(crate) sends_message: bool,
+    /// The decision time, Unix milliseconds.
+    pub(crate) now_ms: i64,
 }
 
 /// What the checks found, for the rest of the decision.
@@ -104,7 +108,7 @@ pub(crate) fn check(
     let inherited = match call.cause() {
         Some(cause) => ctx
             .ledger
-            .lookup(&cause.to_bytes())
+            .lookup(&cause.to_bytes(), ctx.now_ms)
             .map_err(|e| DenyReason::StateUnavailable(e.0))?,
         None => None,
     };
@@ -117,7 +121,10 @@ pub(crate) fn check(
                 });
             }
         }
-        if entry.path.iter().any(|a| *a == agent.to_string()) {
+        // A loop is a message forwarded back to a key that already sent one on this chain.
+        // Only sending counts: acting on a reply (reading, answering a user) is not a loop.
+        let holder = chain.holder().to_string();
+        if ctx.sends_message && entry.path.iter().any(|k| *k == holder) {
             return Err(DenyReason::LoopDetected);
         }
     }

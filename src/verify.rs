@@ -253,7 +253,11 @@ impl Verifier {
                 match log.append(Event::Decision(self.decision_record(call, proof, &result))) {
                     Ok(id) => Some(id),
                     Err(e) => {
-                        result = Err(DenyReason::AuditUnavailable(e.to_string()));
+                        // A denial stays the denial it was; an allow becomes a denial.
+                        tracing::error!(agentcap.audit_error = %e, "audit record not written");
+                        if result.is_ok() {
+                            result = Err(DenyReason::AuditUnavailable(e.to_string()));
+                        }
                         None
                     }
                 }
@@ -418,6 +422,8 @@ impl Verifier {
             tiers: self.network.tiers.as_deref(),
             ledger: self.state.as_ref(),
             audience: &self.audience,
+            sends_message: self.network.message_tools.contains_key(call.tool()),
+            now_ms: i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
         };
         let outcome = network::check(
             &ctx,
@@ -476,13 +482,12 @@ impl Verifier {
             }
             None => Digest::of_message(&call.canonical_args().unwrap_or_default()),
         };
-        let agent = chain.hops.last().map_or(chain.root_agent, |h| h.agent);
         let mut path = outcome
             .inherited
             .as_ref()
             .map(|e| e.path.clone())
             .unwrap_or_default();
-        path.push(agent.to_string());
+        path.push(chain.holder().to_string());
         let entry = LedgerEntry::new(
             outcome
                 .inherited

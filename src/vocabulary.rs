@@ -461,7 +461,7 @@ pub(crate) fn narrowing_block(
         ),
         None if n.has_use_limits() => {
             return Err(Error::grant(
-                "budgets, rate windows and fan-out can be narrowed only by a delegation",
+                "budgets, rates, fan-out, hop limits, approvals and seen labels are set only by a grant or a delegation (an anonymous block cannot be attributed)",
             ))
         }
         None => {}

@@ -408,7 +408,7 @@ fn state_row(w: &World, name: &str) -> DenyReason {
         }
     }
     impl MessageLedger for Down {
-        fn lookup(&self, _: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+        fn lookup(&self, _: &[u8; 32], _: i64) -> Result<Option<LedgerEntry>, StateError> {
             Err(StateError("down".into()))
         }
         fn record(&self, _: &[u8; 32], _: &LedgerEntry, _: i64) -> Result<(), StateError> {

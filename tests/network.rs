@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agentcap::*;
@@ -175,7 +174,7 @@ fn amplification_tier_claims_in_the_call_are_ignored() {
         ToolGrant::new().allow_other_args().min_tier(2),
         None,
     );
-    let low = StaticTiers([(w.alice_id, 1)].into_iter().collect::<BTreeMap<_, _>>());
+    let low = StaticTiers::new().with(w.alice.public(), 1);
     let v = verifier(&w, ApproverRegistry::new(), Some(low));
     let claims: Vec<Value> = vec![
         json!({"text": "x", "tier": 3}),
@@ -204,7 +203,7 @@ fn amplification_tier_claims_in_the_call_are_ignored() {
     let high = verifier(
         &w,
         ApproverRegistry::new(),
-        Some(StaticTiers([(w.alice_id, 2)].into_iter().collect())),
+        Some(StaticTiers::new().with(w.alice.public(), 2)),
     );
     assert!(run(&w, &high, &t, &w.alice, &publish("x"), &[]).is_ok());
 }
@@ -415,4 +414,44 @@ fn forwarding_loop_back_to_an_agent_on_the_chain_is_detected() {
             );
         }
     }
+}
+
+#[test]
+fn label_and_hops_ratchet_when_the_same_text_is_sent_again() {
+    // Two agents bounce one identical worm text back and forth: every resend raises its hop.
+    let w = World::new();
+    let v = verifier(&w, ApproverRegistry::new(), None);
+    let tb = grant_for(&w, w.bob_id, &w.bob, ToolGrant::new(), Some(3));
+    let tc = grant_for(&w, w.carol_id, &w.carol, ToolGrant::new(), Some(3));
+    let text = "same worm text every time";
+    let digest = Digest::of_message(text.as_bytes());
+    let send = |cause: Option<Digest>| {
+        let c = ToolCall::new("send", json!({ "text": text })).unwrap();
+        match cause {
+            Some(d) => c.with_cause(d),
+            None => c,
+        }
+    };
+    assert!(run(&w, &v, &tb, &w.bob, &send(None), &[]).is_ok());
+    let mut stopped = None;
+    for round in 0..10 {
+        let (t, k) = if round % 2 == 0 {
+            (&tc, &w.carol)
+        } else {
+            (&tb, &w.bob)
+        };
+        if let Err(d) = run(&w, &v, t, k, &send(Some(digest)), &[]) {
+            stopped = Some((round, d.operator_reason().clone()));
+            break;
+        }
+    }
+    let (round, reason) = stopped.expect("the bounce stops");
+    assert!(round <= 4, "stopped at round {round}");
+    assert!(
+        matches!(
+            reason,
+            DenyReason::HopLimitExceeded { .. } | DenyReason::LoopDetected
+        ),
+        "{reason:?}"
+    );
 }

@@ -336,17 +336,25 @@ fn rate_cap_holds_under_eight_threads(store: Store) {
 fn ledger_records_first_and_looks_up(store: Store) {
     use agentcap::state::LedgerEntry;
     let d = [7u8; 32];
-    assert_eq!(store.lookup(&d).unwrap(), None);
+    let now = 1_800_000_000_000;
+    assert_eq!(store.lookup(&d, now).unwrap(), None);
     let first = LedgerEntry::new(2, vec!["personal".into()], vec!["a".into(), "b".into()]);
-    store.record(&d, &first, 1_800_000_000_000).unwrap();
+    store.record(&d, &first, now).unwrap();
+    assert_eq!(store.lookup(&d, now).unwrap(), Some(first));
+    // The same message recorded again merges as a ratchet: higher hop, no label dropped.
     store
-        .record(&d, &LedgerEntry::new(9, vec![], vec![]), 1_800_000_000_001)
+        .record(
+            &d,
+            &LedgerEntry::new(9, vec!["secret".into()], vec![]),
+            now + 1,
+        )
         .unwrap();
-    assert_eq!(
-        store.lookup(&d).unwrap(),
-        Some(first),
-        "the first record of a digest wins"
+    let merged = LedgerEntry::new(
+        9,
+        vec!["personal".into(), "secret".into()],
+        vec!["a".into(), "b".into()],
     );
+    assert_eq!(store.lookup(&d, now).unwrap(), Some(merged));
 }
 
 macro_rules! suite {
@@ -423,7 +431,11 @@ fn memory_store_unavailable_state_denies_with_its_class() {
         }
     }
     impl state::MessageLedger for Down {
-        fn lookup(&self, _: &[u8; 32]) -> Result<Option<state::LedgerEntry>, state::StateError> {
+        fn lookup(
+            &self,
+            _: &[u8; 32],
+            _: i64,
+        ) -> Result<Option<state::LedgerEntry>, state::StateError> {
             Err(state::StateError("down".into()))
         }
         fn record(

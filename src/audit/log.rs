@@ -243,6 +243,14 @@ impl AuditLog {
         };
         let report =
             super::verify_file(&path, &key.public()).map_err(|f| unusable(f.to_string()))?;
+        if report.closed {
+            return Err(unusable("the log was closed; start a new one".to_owned()));
+        }
+        if report.records == 0 {
+            return Err(unusable(
+                "no complete open record; this is not a log".to_owned(),
+            ));
+        }
         let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
         // Find the end of the last complete line and the hash of that line.
         let mut reader = BufReader::new(&file);
@@ -323,6 +331,9 @@ impl AuditLog {
     /// As [`AuditLog::append`].
     pub fn checkpoint(&self) -> Result<(), AuditError> {
         let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+        if w.failed {
+            return Err(AuditError::Poisoned);
+        }
         self.checkpoint_locked(&mut w, false)
     }
 
@@ -332,6 +343,9 @@ impl AuditLog {
     /// As [`AuditLog::append`].
     pub fn close(&self) -> Result<(), AuditError> {
         let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+        if w.failed {
+            return Err(AuditError::Poisoned);
+        }
         self.checkpoint_locked(&mut w, true)?;
         w.failed = true;
         Ok(())

@@ -181,7 +181,10 @@ pub fn verify_file_since(
         prev = line_hash(line);
         report.records += 1;
     }
-    if report.records < known_checkpoint {
+    // `known_checkpoint` is the `checkpointed` count of an earlier report: everything up to it
+    // must still be under a valid signature (counting records alone would accept a cut
+    // followed by appended unsigned records).
+    if report.checkpointed < known_checkpoint {
         return Err(LogFailure::Truncated {
             records: report.records,
             expected: known_checkpoint,

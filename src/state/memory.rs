@@ -121,13 +121,17 @@ impl Revocations for MemoryStore {
 }
 
 impl MessageLedger for MemoryStore {
-    fn lookup(&self, digest: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+    fn lookup(&self, digest: &[u8; 32], now_ms: i64) -> Result<Option<LedgerEntry>, StateError> {
         let key = Key::Ledger(*digest);
         let guards = self.lock(std::slice::from_ref(&key))?;
         let shard = guards
             .get(&Self::shard_of(&key))
             .ok_or_else(|| StateError("shard missing".to_owned()))?;
-        Ok(shard.ledger.get(digest).map(|(_, e)| e.clone()))
+        Ok(shard
+            .ledger
+            .get(digest)
+            .filter(|(expires, _)| *expires > now_ms)
+            .map(|(_, e)| e.clone()))
     }
 
     fn record(
@@ -143,10 +147,15 @@ impl MessageLedger for MemoryStore {
             .ok_or_else(|| StateError("shard missing".to_owned()))?;
         let expires =
             now_ms.saturating_add(i64::try_from(LEDGER_TTL.as_millis()).unwrap_or(i64::MAX));
-        shard
-            .ledger
-            .entry(*digest)
-            .or_insert_with(|| (expires, entry.clone()));
+        match shard.ledger.get_mut(digest) {
+            Some((e, existing)) => {
+                existing.merge(entry);
+                *e = (*e).max(expires);
+            }
+            None => {
+                shard.ledger.insert(*digest, (expires, entry.clone()));
+            }
+        }
         shard.inserts += 1;
         if shard.inserts >= SWEEP_EVERY {
             shard.sweep(now_ms);

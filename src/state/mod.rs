@@ -32,7 +32,8 @@ pub struct BudgetUse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RateUse {
-    /// The window's key (a digest of the capping block's revocation id, the tool and the agent).
+    /// The window's key (a digest of the capping block's revocation id, the tool, the calling
+    /// holder's key and the cap).
     pub scope: [u8; 32],
     /// Calls allowed per window.
     pub max: u32,
@@ -123,7 +124,7 @@ pub struct LedgerEntry {
     pub hop: u32,
     /// The labels of the sending call, its cause's included: they travel with the message.
     pub labels: Vec<String>,
-    /// The agents (UUID text) that sent a message on this chain, origin first, sender last.
+    /// The keys (`ed25519/<hex>`) that sent a message on this chain, origin first, sender last.
     pub path: Vec<String>,
 }
 
@@ -131,6 +132,21 @@ impl LedgerEntry {
     /// An entry.
     pub fn new(hop: u32, labels: Vec<String>, path: Vec<String>) -> Self {
         Self { hop, labels, path }
+    }
+
+    /// Merges another record of the same message into this one: never lowers the hop, never
+    /// drops a label, keeps the longer path.
+    pub fn merge(&mut self, other: &LedgerEntry) {
+        self.hop = self.hop.max(other.hop);
+        for l in &other.labels {
+            if !self.labels.contains(l) {
+                self.labels.push(l.clone());
+            }
+        }
+        self.labels.sort();
+        if other.path.len() > self.path.len() {
+            self.path = other.path.clone();
+        }
     }
 }
 
@@ -141,9 +157,10 @@ pub trait MessageLedger: Send + Sync {
     ///
     /// # Errors
     /// [`StateError`] when the store cannot be consulted.
-    fn lookup(&self, digest: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError>;
+    fn lookup(&self, digest: &[u8; 32], now_ms: i64) -> Result<Option<LedgerEntry>, StateError>;
 
-    /// Records a sent message. The first record of a digest wins.
+    /// Records a sent message. If the digest is already recorded (the same text sent again),
+    /// the entries merge as a ratchet: the higher hop, the union of labels, the longer path.
     ///
     /// # Errors
     /// [`StateError`] when the store cannot be written.

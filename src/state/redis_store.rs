@@ -183,7 +183,7 @@ impl Revocations for RedisStore {
 }
 
 impl MessageLedger for RedisStore {
-    fn lookup(&self, digest: &[u8; 32]) -> Result<Option<LedgerEntry>, StateError> {
+    fn lookup(&self, digest: &[u8; 32], _now_ms: i64) -> Result<Option<LedgerEntry>, StateError> {
         let key = self.key("ledger", digest);
         let raw: Option<String> =
             self.with_connection(|con| redis::cmd("GET").arg(&key).query(con))?;
@@ -198,15 +198,25 @@ impl MessageLedger for RedisStore {
         _now_ms: i64,
     ) -> Result<(), StateError> {
         let key = self.key("ledger", digest);
-        let json = serde_json::to_string(entry).map_err(|e| StateError(e.to_string()))?;
+        // WATCH/MULTI: merge with a concurrent record instead of overwriting it.
         self.with_connection(|con| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(&json)
-                .arg("NX")
-                .arg("EX")
-                .arg(LEDGER_TTL.as_secs())
-                .query::<()>(con)
+            redis::transaction(con, &[&key], |con, pipe| {
+                let current: Option<String> = redis::cmd("GET").arg(&key).query(con)?;
+                let mut merged = entry.clone();
+                if let Some(old) =
+                    current.and_then(|json| serde_json::from_str::<LedgerEntry>(&json).ok())
+                {
+                    merged.merge(&old);
+                }
+                let json = serde_json::to_string(&merged).unwrap_or_default();
+                pipe.cmd("SET")
+                    .arg(&key)
+                    .arg(json)
+                    .arg("EX")
+                    .arg(LEDGER_TTL.as_secs())
+                    .ignore()
+                    .query(con)
+            })
         })
     }
 }
