@@ -124,7 +124,7 @@ pub(crate) fn check(
         // A loop is a message forwarded back to a key that already sent one on this chain.
         // Only sending counts: acting on a reply (reading, answering a user) is not a loop.
         let holder = chain.holder().to_string();
-        if ctx.sends_message && entry.path.iter().any(|k| *k == holder) {
+        if ctx.sends_message && entry.path.contains(&holder) {
             return Err(DenyReason::LoopDetected);
         }
     }
