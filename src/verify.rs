@@ -534,6 +534,11 @@ impl Verifier {
             vocabulary::read_labels(authorizer, 0, None)
                 .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?,
         )];
+        if let (Some((_, l)), Some((_, b))) = (limits.first(), labels.first()) {
+            if !vocabulary::known_kinds(l, b) {
+                return Err(DenyReason::MalformedAuthority);
+            }
+        }
         let mut holder = root_holder;
         let mut hops = Vec::new();
         for block in 1..biscuit.block_count() {
@@ -556,9 +561,12 @@ impl Verifier {
                 .ok_or_else(|| malformed.clone())?;
             let block_limits = vocabulary::read_limits(authorizer, block, Some(signer))
                 .map_err(|e| read_reason(e, malformed.clone()))?;
-            limits.push((block, block_limits));
             let block_labels = vocabulary::read_labels(authorizer, block, Some(signer))
                 .map_err(|e| read_reason(e, malformed.clone()))?;
+            if !vocabulary::known_kinds(&block_limits, &block_labels) {
+                return Err(malformed);
+            }
+            limits.push((block, block_limits));
             labels.push((block, block_labels));
             let next = AgentPublicKey::from_bytes(&next).map_err(|_| malformed.clone())?;
             let agent = AgentId::from_slice(&agent).ok_or_else(|| malformed.clone())?;

@@ -286,6 +286,25 @@ pub(crate) const LIM_LABEL_APPROVALS: &str = "lappr";
 pub(crate) const LIM_HOPS: &str = "hop";
 pub(crate) const LIM_LABEL_POLICY: &str = "lblp";
 
+/// Whether every `lim` and `lbl` kind is one this verifier enforces. A condition it does not
+/// know must deny (fail closed), never be skipped.
+pub(crate) fn known_kinds(lims: &[Lim], lbls: &[Lbl]) -> bool {
+    const LIMS: [&str; 8] = [
+        LIM_BUDGET,
+        LIM_RATE,
+        LIM_FAN_OUT,
+        LIM_APPROVALS,
+        LIM_LABEL_APPROVALS,
+        LIM_TIER,
+        LIM_HOPS,
+        LIM_LABEL_POLICY,
+    ];
+    lims.iter().all(|l| LIMS.contains(&l.kind.as_str()))
+        && lbls
+            .iter()
+            .all(|l| l.kind == LBL_ACCEPTS || l.kind == LBL_SEEN)
+}
+
 /// One `lbl` fact as read back: kind, tool, label.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Lbl {

@@ -598,3 +598,26 @@ fn unportable_integers_are_refused_when_the_call_is_built() {
         "2^53 itself is exact"
     );
 }
+
+/// A condition this verifier does not know (a newer `lim` kind) denies; it is never skipped.
+#[test]
+fn unknown_condition_kinds_fail_closed() {
+    let w = World::new();
+    let t = w.token();
+    let code = r#"d({i}, {h}, {a}, {c}); lim({i}, "geo_fence", "search", 1, 0)"#;
+    let b = third_party(&raw(&w, &t), &w.alice, code, &w.bob, w.bob_id);
+    let r = verify_text(
+        &w,
+        &w.verifier(),
+        &b.to_base64().unwrap(),
+        &w.bob,
+        "search",
+        json!({}),
+    );
+    assert_eq!(r, DenyReason::MalformedDelegation { block: 1 });
+    let forged = forged_authority(&w, "v(1); iss(\"ops\"); agent({a}); holder({h}); dmax(1); t(\"search\"); lbl(0, \"future\", \"search\", \"x\");");
+    assert_eq!(
+        verify_text(&w, &w.verifier(), &forged, &w.alice, "search", json!({})),
+        DenyReason::MalformedAuthority
+    );
+}
