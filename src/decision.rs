@@ -126,6 +126,9 @@ pub enum DenyReason {
     ArgumentsTooComplex,
     /// The arguments hold an integer beyond ±2^53, which RFC 8785 cannot canonicalise exactly.
     UnportableArguments,
+    /// The request carrying the call is malformed (e.g. an MCP request without a token or
+    /// proof in its `_meta`).
+    MalformedCall(String),
     /// This executor does not guard the requested tool.
     ToolNotGuarded,
     /// The token could not be decoded.
@@ -245,6 +248,7 @@ impl DenyReason {
             DenyReason::ArgumentsTooLarge => "arguments_too_large",
             DenyReason::ArgumentsTooComplex => "arguments_too_complex",
             DenyReason::UnportableArguments => "unportable_arguments",
+            DenyReason::MalformedCall(_) => "malformed_call",
             DenyReason::ToolNotGuarded => "tool_not_guarded",
             DenyReason::MalformedToken => "malformed_token",
             DenyReason::UnknownRootKey => "unknown_root_key",
@@ -313,6 +317,7 @@ impl fmt::Display for DenyReason {
                 write!(f, "cause is {hop} hops from its origin, limit {max}")
             }
             DenyReason::Internal(m) => write!(f, "internal error: {m}"),
+            DenyReason::MalformedCall(m) => write!(f, "malformed call: {m}"),
             other => f.write_str(&other.code().replace('_', " ")),
         }
     }

@@ -14,6 +14,8 @@ mod grant;
 mod ids;
 mod keys;
 mod limits;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod network;
 pub mod state;
 mod subpath;
