@@ -5,6 +5,7 @@
 mod approval;
 pub mod audit;
 mod authority;
+mod cache;
 mod call;
 mod clock;
 mod constraint;

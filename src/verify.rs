@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::approval::{Approval, ApproverRegistry, TierProvider};
 use crate::audit::{AuditLog, DecisionRecord, Event};
+use crate::cache::ChainCache;
 use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{Authorized, Chain, Denied, DenyReason};
@@ -58,6 +59,7 @@ pub struct Verifier {
     state: Arc<dyn StateStore>,
     audit: Option<Arc<AuditLog>>,
     network: NetworkConfig,
+    cache: ChainCache<VerifiedChain>,
 }
 
 /// The executor's own inputs to the network-risk conditions.
@@ -90,9 +92,19 @@ pub struct VerifierBuilder {
     audit: Option<Arc<AuditLog>>,
     network: NetworkConfig,
     invalid: Option<Error>,
+    cache_capacity: usize,
 }
 
 impl VerifierBuilder {
+    /// Caches up to `tokens` verified chains (decoded, signatures checked, chain walked), keyed
+    /// by the digest of the token text, so a repeat call skips that work. Expiry, every
+    /// block's checks, revocation, replay, budgets and the proof are still checked on every
+    /// call. Defaults to 4,096; 0 disables the cache.
+    pub fn chain_cache(mut self, tokens: usize) -> Self {
+        self.cache_capacity = tokens;
+        self
+    }
+
     /// The executor's approver registry: keys and the principals they belong to. Defaults to
     /// empty (a tool requiring approvals is then always denied).
     pub fn approvers(mut self, registry: ApproverRegistry) -> Self {
@@ -176,6 +188,7 @@ impl VerifierBuilder {
             state: self.state,
             audit: self.audit,
             network: self.network,
+            cache: ChainCache::new(self.cache_capacity),
         })
     }
 }
@@ -197,6 +210,7 @@ impl Verifier {
             audit: None,
             network: NetworkConfig::default(),
             invalid: None,
+            cache_capacity: 4096,
         }
     }
 
@@ -380,40 +394,26 @@ impl Verifier {
             return Err(DenyReason::ProofForAnotherCall);
         }
 
-        // Count blocks before checking any signature: a token of many tiny blocks must not buy
-        // many signature verifications.
-        let unverified =
-            UnverifiedBiscuit::from_base64(token.trim()).map_err(|_| DenyReason::MalformedToken)?;
-        if unverified.block_count() > limits.max_blocks {
-            return Err(DenyReason::TooManyBlocks);
-        }
-        let biscuit = unverified
-            .verify(self.roots.provider())
-            .map_err(|e| decode_reason(BiscuitError::Format(e)))?;
-        let ids = biscuit.revocation_identifiers();
-        let token_id = ids
-            .last()
-            .and_then(|id| TokenId::from_bytes(id))
-            .ok_or(DenyReason::MalformedToken)?;
+        let verified = self.verified_chain(token)?;
+        let chain = verified.walk.chain.clone();
+        let token_id = verified.token_id.clone();
         if proof.token_id() != &token_id {
             return Err(DenyReason::ProofForAnotherToken);
         }
-
-        let builder = AuthorizerBuilder::new().set_limits(limits.authorizer_limits());
-        let builder = vocabulary::extern_funcs(builder);
-        let builder = vocabulary::call_facts(builder, call.tool(), &leaves, &top_keys, now)
-            .map_err(run_reason)?;
-        let mut authorizer = builder.build(&biscuit).map_err(run_reason)?;
-
-        let walk = self.walk_chain(&biscuit, &mut authorizer)?;
-        let chain = walk.chain;
         chain
             .holder()
             .verifying_key()
             .verify_strict(&proof.preimage(), &proof.signature())
             .map_err(|_| DenyReason::BadProofSignature)?;
 
+        // Every call: every block's checks (expiry included) against this call's facts.
+        let builder = AuthorizerBuilder::new().set_limits(limits.authorizer_limits());
+        let builder = vocabulary::extern_funcs(builder);
+        let builder = vocabulary::call_facts(builder, call.tool(), &leaves, &top_keys, now)
+            .map_err(run_reason)?;
+        let mut authorizer = builder.build(&verified.biscuit).map_err(run_reason)?;
         authorizer.authorize().map_err(authorize_reason)?;
+        let walk = &verified.walk;
 
         let conditions =
             network::Conditions::collect(call.tool().as_str(), &walk.limits, &walk.labels);
@@ -439,7 +439,7 @@ impl Verifier {
         let request = usage::state_request(&usage::Inputs {
             chain: &chain,
             limits: &walk.limits,
-            revocation_ids: ids,
+            revocation_ids: verified.ids.clone(),
             tool: call.tool(),
             audience: &self.audience,
             nonce: proof.nonce(),
@@ -501,6 +501,50 @@ impl Verifier {
             .record(&digest.to_bytes(), &entry, now_ms)
             .map_err(|e| DenyReason::StateUnavailable(e.0))?;
         Ok(Some(digest))
+    }
+
+    /// The token decoded, its signatures checked and its chain walked — from the cache when
+    /// this exact token text was verified before.
+    ///
+    /// INVARIANT: the walk reads token facts only (no call facts are loaded), so what it finds
+    /// cannot depend on the call, and a cached walk is valid for every later call.
+    fn verified_chain(&self, token: &str) -> Result<Arc<VerifiedChain>, DenyReason> {
+        let text = token.trim();
+        let key: [u8; 32] = {
+            use sha2::{Digest as _, Sha256};
+            Sha256::digest(text.as_bytes()).into()
+        };
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        // Count blocks before checking any signature: a token of many tiny blocks must not buy
+        // many signature verifications.
+        let unverified =
+            UnverifiedBiscuit::from_base64(text).map_err(|_| DenyReason::MalformedToken)?;
+        if unverified.block_count() > self.limits.max_blocks {
+            return Err(DenyReason::TooManyBlocks);
+        }
+        let biscuit = unverified
+            .verify(self.roots.provider())
+            .map_err(|e| decode_reason(BiscuitError::Format(e)))?;
+        let ids = biscuit.revocation_identifiers();
+        let token_id = ids
+            .last()
+            .and_then(|id| TokenId::from_bytes(id))
+            .ok_or(DenyReason::MalformedToken)?;
+        let builder = vocabulary::extern_funcs(
+            AuthorizerBuilder::new().set_limits(self.limits.authorizer_limits()),
+        );
+        let mut authorizer = builder.build(&biscuit).map_err(run_reason)?;
+        let walk = self.walk_chain(&biscuit, &mut authorizer)?;
+        let verified = Arc::new(VerifiedChain {
+            biscuit,
+            ids,
+            token_id,
+            walk,
+        });
+        self.cache.insert(key, verified.clone());
+        Ok(verified)
     }
 
     /// Reads the authority block and walks the delegations: each third-party block must be
@@ -591,6 +635,14 @@ impl Verifier {
             labels,
         })
     }
+}
+
+/// A token whose signatures verified and whose chain was walked.
+struct VerifiedChain {
+    biscuit: Biscuit,
+    ids: Vec<Vec<u8>>,
+    token_id: TokenId,
+    walk: Walk,
 }
 
 /// What walking the chain yields: the chain, and the use limits of the authority block and of

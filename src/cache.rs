@@ -1,0 +1,73 @@
+//! The verified-chain cache: a bounded, sharded map from the digest of a token's text to the
+//! result of decoding it, checking its signatures and walking its delegation chain. A repeat
+//! call with the same token skips all of that; everything that can change between calls is
+//! still checked every call (expiry and every block's checks through Datalog, revocation,
+//! replay, budgets, the proof).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+const SHARDS: usize = 16;
+
+#[derive(Default)]
+struct Shard<V> {
+    map: HashMap<[u8; 32], Arc<V>>,
+    order: VecDeque<[u8; 32]>,
+}
+
+/// A bounded cache; oldest entries are evicted first, per shard.
+pub(crate) struct ChainCache<V> {
+    shards: Vec<Mutex<Shard<V>>>,
+    per_shard: usize,
+}
+
+impl<V> ChainCache<V> {
+    /// A cache of about `capacity` entries (0 disables it).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::new(),
+                        order: VecDeque::new(),
+                    })
+                })
+                .collect(),
+            per_shard: capacity.div_ceil(SHARDS),
+        }
+    }
+
+    fn shard(&self, key: &[u8; 32]) -> Option<&Mutex<Shard<V>>> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        self.shards.get((h.finish() as usize) % SHARDS)
+    }
+
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Arc<V>> {
+        if self.per_shard == 0 {
+            return None;
+        }
+        // A poisoned shard is treated as a miss: the caller verifies from scratch.
+        let shard = self.shard(key)?.lock().ok()?;
+        shard.map.get(key).cloned()
+    }
+
+    pub(crate) fn insert(&self, key: [u8; 32], value: Arc<V>) {
+        if self.per_shard == 0 {
+            return;
+        }
+        let Some(Ok(mut shard)) = self.shard(&key).map(|s| s.lock()) else {
+            return;
+        };
+        if shard.map.insert(key, value).is_none() {
+            shard.order.push_back(key);
+        }
+        while shard.order.len() > self.per_shard {
+            if let Some(old) = shard.order.pop_front() {
+                shard.map.remove(&old);
+            }
+        }
+    }
+}
