@@ -12,76 +12,10 @@ mod common;
 use std::sync::Arc;
 
 use agentcap::*;
-use biscuit_auth::builder::Term;
-use biscuit_auth::{Algorithm, Biscuit, BlockBuilder, KeyPair, PrivateKey, PublicKey};
+use biscuit_auth::BlockBuilder;
 use common::*;
 use serde_json::{json, Value};
 use time::Duration;
-
-fn biscuit_key(secret: &[u8; 32]) -> KeyPair {
-    KeyPair::from(&PrivateKey::from_bytes(secret, Algorithm::Ed25519).unwrap())
-}
-
-fn raw(w: &World, t: &Token) -> Biscuit {
-    let root =
-        PublicKey::from_bytes(&w.authority.key().public().to_bytes(), Algorithm::Ed25519).unwrap();
-    Biscuit::from_base64(t.to_base64().unwrap(), root).unwrap()
-}
-
-/// A hand-made authority block signed by the real root key.
-fn forged_authority(w: &World, code: &str) -> String {
-    let mut params = std::collections::HashMap::new();
-    params.insert(
-        "h".to_owned(),
-        Term::Bytes(w.alice.public().to_bytes().to_vec()),
-    );
-    params.insert(
-        "a".to_owned(),
-        Term::Bytes(w.alice_id.as_uuid().as_bytes().to_vec()),
-    );
-    let block = BlockBuilder::new()
-        .code_with_params(code, params, Default::default())
-        .unwrap();
-    Biscuit::builder()
-        .merge(block)
-        .root_key_id(7)
-        .build(&biscuit_key(&w.authority.key().to_bytes()))
-        .unwrap()
-        .to_base64()
-        .unwrap()
-}
-
-/// A hand-made third-party block signed by `signer`, appended to `token`.
-fn third_party(
-    token: &Biscuit,
-    signer: &AgentKey,
-    code: &str,
-    next: &AgentKey,
-    next_agent: AgentId,
-) -> Biscuit {
-    let mut params = std::collections::HashMap::new();
-    params.insert("i".to_owned(), Term::Integer(token.block_count() as i64));
-    params.insert(
-        "h".to_owned(),
-        Term::Bytes(next.public().to_bytes().to_vec()),
-    );
-    params.insert(
-        "a".to_owned(),
-        Term::Bytes(next_agent.as_uuid().as_bytes().to_vec()),
-    );
-    params.insert("c".to_owned(), Term::Bytes(vec![0; 32]));
-    let block = BlockBuilder::new()
-        .code_with_params(code, params, Default::default())
-        .unwrap();
-    let private = PrivateKey::from_bytes(signer.to_bytes().as_ref(), Algorithm::Ed25519).unwrap();
-    let signed = token
-        .third_party_request()
-        .unwrap()
-        .create_block(&private, block)
-        .unwrap();
-    let public = PublicKey::from_bytes(&signer.public().to_bytes(), Algorithm::Ed25519).unwrap();
-    token.append_third_party(public, signed).unwrap()
-}
 
 /// Verifies `text` for a call signed by `key` with the token id of `text` itself.
 fn verify_text(
