@@ -64,11 +64,13 @@ impl ServerHandler for Files {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // Only reached through the guard: the authorization is in the context.
-        let who = context
-            .extensions
-            .get::<Arc<agentcap::Authorized>>()
-            .map(|a| a.agent().to_string())
-            .unwrap_or_default();
+        let Some(authorized) = context.extensions.get::<Arc<agentcap::Authorized>>() else {
+            // Never reached behind the guard; fail closed if the server is ever run without it.
+            return Ok(
+                CallToolResult::error(vec![ContentBlock::text(agentcap::Denied::MESSAGE)]).into(),
+            );
+        };
+        let who = authorized.agent().to_string();
         let arg = |k: &str| {
             request
                 .arguments

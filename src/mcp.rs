@@ -6,7 +6,8 @@
 //! (proof text), and, when the call has them, [`META_LABELS`] (array of label strings) and
 //! [`META_CAUSE`] (64 hex digits). The executor id (audience) is the server's configured id.
 //! A missing or invalid one is a tool error result with the generic denial text; the tool body
-//! never runs; the operator reason goes to `tracing` and the audit log. See `docs/mcp.md`.
+//! never runs; the operator reason goes to `tracing` (and, once the call reaches the verifier,
+//! to its audit log). See `docs/mcp.md`.
 
 use std::sync::Arc;
 
@@ -95,7 +96,10 @@ impl McpGuard {
                 .map_err(|e| malformed(&e.to_string()))?;
             call = call.with_labels(labels);
         }
-        if let Some(cause) = meta_str(meta, META_CAUSE) {
+        if let Some(cause) = meta.0 .0.get(META_CAUSE) {
+            let cause = cause
+                .as_str()
+                .ok_or_else(|| malformed("malformed agentcap/cause"))?;
             call = call.with_cause(
                 cause
                     .parse::<Digest>()

@@ -250,4 +250,3 @@ pub fn third_party(
     let public = PublicKey::from_bytes(&signer.public().to_bytes(), Algorithm::Ed25519).unwrap();
     token.append_third_party(public, signed).unwrap()
 }
-
