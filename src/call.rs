@@ -403,3 +403,78 @@ impl<'a> Reader<'a> {
         self.take(N)?.try_into().ok()
     }
 }
+
+/// Refuses JSON whose objects repeat a key at any depth: parsers disagree on which duplicate
+/// wins, so the executor and the tool could read different values from the same text.
+struct NoDuplicateKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicateKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON without duplicate keys")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value_seed(NoDuplicateKeys)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicateKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl ToolCall {
+    /// A call of `tool` with arguments parsed from JSON text, refusing duplicate keys at any
+    /// depth (parsers disagree on which duplicate wins) and text nested deeper than 128 levels.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArguments`] for malformed JSON, duplicate keys or a non-object; as
+    /// [`ToolCall::new`] otherwise.
+    pub fn from_json_text(tool: &str, text: &str) -> Result<Self, Error> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_str(text);
+        NoDuplicateKeys
+            .deserialize(&mut de)
+            .and_then(|()| de.end())
+            .map_err(|e| Error::InvalidArguments(e.to_string()))?;
+        let args: Value =
+            serde_json::from_str(text).map_err(|e| Error::InvalidArguments(e.to_string()))?;
+        Self::new(tool, args)
+    }
+}

@@ -266,9 +266,8 @@ fn time_arg(now: &Option<String>) -> Result<OffsetDateTime, Fail> {
 }
 
 fn tool_call(c: &CallArgs) -> Result<ToolCall, Fail> {
-    let args: serde_json::Value =
-        serde_json::from_str(&c.args).map_err(|e| Fail::input(format!("--args: {e}")))?;
-    let mut call = ToolCall::new(&c.tool, args).map_err(|e| Fail::input(e.to_string()))?;
+    let mut call = ToolCall::from_json_text(&c.tool, &c.args)
+        .map_err(|e| Fail::input(format!("--args: {e}")))?;
     if !c.labels.is_empty() {
         let labels = c
             .labels
