@@ -224,7 +224,7 @@ enum AuditCommand {
         /// The log's public key (`ed25519/<hex>`).
         #[arg(long)]
         key: String,
-        /// A checkpoint sequence number known from elsewhere (detects truncation before it).
+        /// The `checkpointed` count of an earlier verification (detects a truncation past it).
         #[arg(long, default_value_t = 0)]
         since: u64,
     },
