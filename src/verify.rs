@@ -132,8 +132,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// Writes every decision (allow and deny) to `log` as part of `verify`. A decision whose
-    /// record cannot be written is a denial (`DenyReason::AuditUnavailable`). Defaults to none.
+    /// Writes every decision (allow and deny) to `log` as part of `verify`. An allow whose
+    /// record cannot be written becomes a denial (`DenyReason::AuditUnavailable`); a denial
+    /// keeps its own reason. Defaults to none.
     pub fn audit(mut self, log: Arc<AuditLog>) -> Self {
         self.audit = Some(log);
         self

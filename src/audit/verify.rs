@@ -70,12 +70,12 @@ pub enum LogFailure {
         /// The line.
         line: u64,
     },
-    /// The log is shorter than a checkpoint the caller already knew about (truncated).
+    /// Fewer records are under a valid checkpoint than the caller already knew of (truncated).
     #[error("the log has {records} records but a checkpoint at {expected} was known")]
     Truncated {
         /// Records found.
         records: u64,
-        /// The known checkpoint's sequence number.
+        /// The signed coverage (`checkpointed`) the caller knew of.
         expected: u64,
     },
 }
