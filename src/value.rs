@@ -56,6 +56,9 @@ fn number(n: &serde_json::Number) -> ArgValue<'static> {
         Some(f) if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64 => {
             ArgValue::Int(f as i64)
         }
+        // Every double beyond 2^53 is an integer, and RFC 8785 writes it as one: it is as
+        // unportable as the integer itself (found by the `canonical_args` fuzz target).
+        Some(f) if f.abs() > MAX_SAFE_INTEGER as f64 => ArgValue::Unportable,
         Some(f) => ArgValue::Float(f),
         // Not reachable with serde_json's default number type; treat as an opaque container.
         None => ArgValue::Container,

@@ -1103,3 +1103,28 @@ fn attack_unknown_condition_kind_in_a_delegation() {
         DenyReason::MalformedDelegation { block: 1 }
     );
 }
+
+/// Regression (fuzz target `canonical_args`): a number written as a float beyond 2^53 is an
+/// integer to RFC 8785, so it is refused like one; otherwise its canonical form would not parse
+/// back to the same call.
+#[test]
+fn attack_float_spelled_unportable_integer() {
+    for text in [
+        r#"{"x": 311111776311111776.88555555555}"#,
+        r#"{"x": 1e300}"#,
+        r#"{"x": -9007199254740996.0}"#,
+    ] {
+        assert!(ToolCall::from_json_text("t", text).is_err(), "{text}");
+    }
+    for text in [
+        r#"{"x": 9007199254740992.0}"#,
+        r#"{"x": 0.5}"#,
+        r#"{"x": 1e-300}"#,
+    ] {
+        let call = ToolCall::from_json_text("t", text).unwrap();
+        let canonical = call.canonical_args().unwrap();
+        let again =
+            ToolCall::from_json_text("t", std::str::from_utf8(&canonical).unwrap()).unwrap();
+        assert_eq!(again.digest().unwrap(), call.digest().unwrap(), "{text}");
+    }
+}
