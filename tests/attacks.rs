@@ -457,80 +457,74 @@ fn attack_unicode_escaped_path_traversal() {
     ));
 }
 
-fn path_denied(p: &str) {
+fn path_denied(p: &str) -> bool {
     let w = World::new();
-    assert!(
-        matches!(
-            deny(
-                &w,
-                &w.verifier(),
-                &w.token().to_base64().unwrap(),
-                &w.alice,
-                "read_file",
-                read(p)
-            ),
-            DenyReason::CheckFailed { .. }
+    matches!(
+        deny(
+            &w,
+            &w.verifier(),
+            &w.token().to_base64().unwrap(),
+            &w.alice,
+            "read_file",
+            read(p)
         ),
-        "{p}"
-    );
+        DenyReason::CheckFailed { .. }
+    )
 }
 
 #[test]
 fn attack_path_traversal_dotdot() {
-    path_denied("/data/../etc/passwd");
+    assert!(path_denied("/data/../etc/passwd"));
 }
 
 #[test]
 fn attack_path_traversal_percent_encoded() {
-    path_denied("/data/%2e%2e/etc/passwd");
+    assert!(path_denied("/data/%2e%2e/etc/passwd"));
 }
 
 #[test]
 fn attack_path_traversal_backslash() {
-    path_denied("/data\\..\\etc\\passwd");
+    assert!(path_denied("/data\\..\\etc\\passwd"));
 }
 
 #[test]
 fn attack_path_prefix_confusion() {
-    path_denied("/database/secrets");
+    assert!(path_denied("/database/secrets"));
 }
 
-fn url_denied(u: &str) {
+fn url_denied(u: &str) -> bool {
     let w = World::new();
-    assert!(
-        matches!(
-            deny(
-                &w,
-                &w.verifier(),
-                &w.token().to_base64().unwrap(),
-                &w.alice,
-                "http_get",
-                json!({"url": u})
-            ),
-            DenyReason::CheckFailed { .. }
+    matches!(
+        deny(
+            &w,
+            &w.verifier(),
+            &w.token().to_base64().unwrap(),
+            &w.alice,
+            "http_get",
+            json!({"url": u})
         ),
-        "{u}"
-    );
+        DenyReason::CheckFailed { .. }
+    )
 }
 
 #[test]
 fn attack_url_userinfo_confusion() {
-    url_denied("https://api.example.com@evil.com/steal");
+    assert!(url_denied("https://api.example.com@evil.com/steal"));
 }
 
 #[test]
 fn attack_url_suffix_confusion() {
-    url_denied("https://api.example.com.evil.com/");
+    assert!(url_denied("https://api.example.com.evil.com/"));
 }
 
 #[test]
 fn attack_url_ip_literal() {
-    url_denied("https://169.254.169.254/latest/meta-data/");
+    assert!(url_denied("https://169.254.169.254/latest/meta-data/"));
 }
 
 #[test]
 fn attack_url_scheme_downgrade() {
-    url_denied("http://api.example.com/");
+    assert!(url_denied("http://api.example.com/"));
 }
 
 #[test]

@@ -363,50 +363,82 @@ macro_rules! suite {
             use super::*;
             #[test]
             fn replay() {
-                if let Some(s) = $make {
-                    replay_is_denied(s)
+                match $make {
+                    Some(s) => replay_is_denied(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn revocation_cascade() {
-                if let Some(s) = $make {
-                    revocation_cascades(s)
+                match $make {
+                    Some(s) => revocation_cascades(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn revoke_agent_key() {
-                if let Some(s) = $make {
-                    revoking_an_agent_key_cuts_its_chains(s)
+                match $make {
+                    Some(s) => revoking_an_agent_key_cuts_its_chains(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn budgets() {
-                if let Some(s) = $make {
-                    budgets_span_the_tree_and_denials_use_none(s)
+                match $make {
+                    Some(s) => budgets_span_the_tree_and_denials_use_none(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn rate_window() {
-                if let Some(s) = $make {
-                    rate_windows_slide(s)
+                match $make {
+                    Some(s) => rate_windows_slide(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn fan_out() {
-                if let Some(s) = $make {
-                    fan_out_counts_distinct_holders(s)
+                match $make {
+                    Some(s) => fan_out_counts_distinct_holders(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn concurrent_rate_cap() {
-                if let Some(s) = $make {
-                    rate_cap_holds_under_eight_threads(s)
+                match $make {
+                    Some(s) => rate_cap_holds_under_eight_threads(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
             #[test]
             fn message_ledger() {
-                if let Some(s) = $make {
-                    ledger_records_first_and_looks_up(s)
+                match $make {
+                    Some(s) => ledger_records_first_and_looks_up(s),
+                    None => assert!(
+                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
+                        "the backend is required"
+                    ),
                 }
             }
         }
