@@ -62,4 +62,12 @@ mod tests {
             assert_eq!(is_within(root, path), *want, "{root} {path}");
         }
     }
+
+    #[test]
+    fn subpath_length_bound_is_inclusive() {
+        let at_limit = format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
+        let over = format!("/{}", "a".repeat(MAX_PATH_LEN));
+        assert!(components(&at_limit).is_some());
+        assert!(components(&over).is_none());
+    }
 }

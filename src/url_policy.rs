@@ -205,4 +205,38 @@ mod tests {
         );
         assert!(!ip.allows("http://10.0.0.1/x"));
     }
+
+    #[test]
+    fn url_policy_validation_table() {
+        let ok =
+            |s: &[&str], h: &[&str]| UrlPolicy::new(s.iter().copied(), h.iter().copied()).is_ok();
+        assert!(ok(&["https"], &["api.example.com"]));
+        assert!(ok(
+            &["git+ssh", "web-x.y"],
+            &["*.example.com", "[::1]", "127.0.0.1", "a-b.c0m"]
+        ));
+        assert!(!ok(&[], &["api.example.com"]), "no scheme");
+        assert!(!ok(&["https"], &[]), "no host");
+        assert!(!ok(&["HTTPS"], &["a.com"]), "uppercase scheme");
+        assert!(!ok(&["ht tp"], &["a.com"]), "space in scheme");
+        assert!(!ok(&[""], &["a.com"]), "empty scheme");
+        assert!(!ok(&[&"s".repeat(33)], &["a.com"]), "long scheme");
+        assert!(ok(&[&"s".repeat(32)], &["a.com"]), "32-byte scheme");
+        assert!(!ok(&["https"], &["Example.com"]), "uppercase host");
+        assert!(!ok(&["https"], &["a*b.com"]), "wildcard inside");
+        assert!(!ok(&["https"], &["*.*.com"]), "two wildcards");
+        assert!(!ok(&["https"], &[".example.com"]), "leading dot");
+        assert!(!ok(&["https"], &["example.com."]), "trailing dot");
+        assert!(!ok(&["https"], &[""]), "empty host");
+        assert!(!ok(&["https"], &["*."]), "bare wildcard");
+        assert!(!ok(&["https"], &["a_b.com"]), "underscore");
+        assert!(
+            !ok(&["https"], &[&format!("{}.com", "a".repeat(250))]),
+            "over 253 bytes"
+        );
+        assert!(
+            ok(&["https"], &[&format!("{}.com", "a".repeat(249))]),
+            "253 bytes"
+        );
+    }
 }
