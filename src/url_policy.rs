@@ -207,6 +207,24 @@ mod tests {
     }
 
     #[test]
+    fn url_bounds_and_credentials() {
+        let p = UrlPolicy::new(["https"], ["a.example.com"]).unwrap();
+        let base = "https://a.example.com/";
+        let at_limit = format!("{base}{}", "x".repeat(MAX_URL_LEN - base.len()));
+        assert!(p.allows(&at_limit), "exactly MAX_URL_LEN bytes");
+        assert!(!p.allows(&format!("{at_limit}x")), "one byte over");
+        assert!(
+            !p.allows("https://:pw@a.example.com/"),
+            "password without user"
+        );
+        assert!(
+            !p.allows("https://u@a.example.com/"),
+            "user without password"
+        );
+        assert!(!p.allows("https://a.example.com:444/"), "port alone");
+    }
+
+    #[test]
     fn url_policy_validation_table() {
         let ok =
             |s: &[&str], h: &[&str]| UrlPolicy::new(s.iter().copied(), h.iter().copied()).is_ok();
