@@ -471,5 +471,14 @@ fn cli_audit_verify_and_trace() {
     let out = cli(&["audit", "verify", "--log", &log_path, "--key", &key]);
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("failed"));
+    let missing = cli(&[
+        "audit",
+        "verify",
+        "--log",
+        &d.path("no-such.jsonl"),
+        "--key",
+        &key,
+    ]);
+    assert_eq!(code(&missing), 2, "a missing file is an input error");
     let _ = Path::new(&log_path);
 }

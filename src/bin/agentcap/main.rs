@@ -437,6 +437,8 @@ fn run(cli: Cli) -> Result<String, Fail> {
                     .map_err(|e: agentcap::Error| Fail::input(format!("--key: {e}")))?;
                 match audit::verify_file_since(&log, &key, since) {
                     Ok(report) => Ok(format!("ok: {report}")),
+                    // An unreadable file is an input error (2); a log that fails is a failure (1).
+                    Err(e @ audit::LogFailure::Io(_)) => Err(Fail::input(e.to_string())),
                     Err(e) => Err(Fail::denied(format!("failed: {e}"))),
                 }
             }
