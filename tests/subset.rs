@@ -223,6 +223,28 @@ fn subset_table() {
         ),
         // Combinations.
         (
+            Constraint::int_range(2, 3).unwrap(),
+            Constraint::all_of(vec![
+                Constraint::int_range(1, 5).unwrap(),
+                Constraint::int_range(0, 10).unwrap(),
+            ])
+            .unwrap(),
+            true,
+        ),
+        (
+            Constraint::all_of(vec![
+                Constraint::prefix("/a/x").unwrap(),
+                Constraint::max_length(5).unwrap(),
+            ])
+            .unwrap(),
+            Constraint::all_of(vec![
+                Constraint::prefix("/a").unwrap(),
+                Constraint::max_length(9).unwrap(),
+            ])
+            .unwrap(),
+            true,
+        ),
+        (
             Constraint::all_of(vec![
                 Constraint::prefix("/a").unwrap(),
                 Constraint::max_length(9).unwrap(),

@@ -1,0 +1,110 @@
+//! Every documented bound is inclusive and exact: a value at the bound is accepted, one past it
+//! is refused with the bound's own reason. (The hostile-input tests in `attacks.rs` show the
+//! refusal far past a bound; these pin the edge, so an off-by-one cannot hide.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use agentcap::*;
+use common::*;
+use serde_json::{json, Map, Value};
+
+fn verifier(w: &World, f: impl FnOnce(&mut Limits)) -> Verifier {
+    let mut limits = Limits::default();
+    f(&mut limits);
+    Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["search"],
+    )
+    .clock(Arc::new(FixedClock(now())))
+    .limits(limits)
+    .build()
+    .unwrap()
+}
+
+/// Verifies `search(args)` by alice with the default token on `v`.
+fn search(w: &World, v: &Verifier, args: Value) -> Result<Authorized, Denied> {
+    let t = w.token();
+    let call = ToolCall::new("search", args).unwrap();
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+    v.verify(&t.to_base64().unwrap(), &call, &proof)
+}
+
+/// `{"q": {"n": … "leaf" …}}` with the leaf at depth `depth` (the top-level object is depth 0).
+fn leaf_at_depth(depth: usize) -> Value {
+    let mut v = json!("leaf");
+    for _ in 1..depth {
+        v = json!({ "n": v });
+    }
+    json!({ "q": v })
+}
+
+fn keys(n: usize, value: Value) -> Value {
+    Value::Object(
+        (0..n)
+            .map(|i| (format!("k{i}"), value.clone()))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+#[test]
+fn argument_depth_bound_is_inclusive() {
+    let w = World::new();
+    let v = verifier(&w, |l| l.max_args_depth = 4);
+    assert!(search(&w, &v, leaf_at_depth(4)).is_ok());
+    assert_eq!(
+        reason(search(&w, &v, leaf_at_depth(5))),
+        DenyReason::ArgumentsTooComplex
+    );
+    // An empty container past the bound counts too: depth is of values, not only of leaves.
+    let mut deep = json!([]);
+    for _ in 1..5 {
+        deep = json!([deep]);
+    }
+    assert_eq!(
+        reason(search(&w, &v, json!({ "q": deep }))),
+        DenyReason::ArgumentsTooComplex
+    );
+}
+
+#[test]
+fn argument_value_bound_is_inclusive() {
+    let w = World::new();
+    let v = verifier(&w, |l| l.max_args_values = 4);
+    assert!(search(&w, &v, keys(4, json!(1))).is_ok());
+    assert!(search(&w, &v, json!({ "q": [1, 2, 3, 4] })).is_ok());
+    assert_eq!(
+        reason(search(&w, &v, keys(5, json!(1)))),
+        DenyReason::ArgumentsTooComplex
+    );
+    // Containers count against the bound as well: many empty arrays are still many values.
+    assert_eq!(
+        reason(search(&w, &v, json!({ "q": vec![json!([]); 10] }))),
+        DenyReason::ArgumentsTooComplex
+    );
+}
+
+#[test]
+fn constraint_nesting_bound_is_inclusive() {
+    let wrap = |levels: usize| {
+        let mut c = Constraint::prefix("a").unwrap();
+        for _ in 0..levels {
+            c = Constraint::AllOf(vec![c]);
+        }
+        c
+    };
+    assert!(wrap(8).validate().is_ok());
+    assert!(matches!(wrap(9).validate(), Err(Error::InvalidGrant(_))));
+    // The node bound: MAX_CONSTRAINT_NODES in all, the all-of node included.
+    let parts = |n: usize| Constraint::AnyOf(vec![Constraint::prefix("a").unwrap(); n]);
+    assert!(parts(MAX_CONSTRAINT_NODES - 1).validate().is_ok());
+    assert!(parts(MAX_CONSTRAINT_NODES).validate().is_err());
+}

@@ -1,0 +1,115 @@
+//! Every text form the executor reads parses strictly: one spelling per value, nothing trailing,
+//! nothing truncated. A second spelling of the same digest or proof would be a second identity
+//! for replay and audit.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use agentcap::*;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn digest_text_is_lowercase_hex_of_exactly_32_bytes() {
+    let d = Digest::of_message(b"hello");
+    let text = d.to_string();
+    assert_eq!(text.len(), 64);
+    assert_eq!(text.parse::<Digest>().unwrap(), d);
+    assert_eq!(format!("{d:?}"), format!("Digest({text})"));
+    for bad in [
+        text.to_uppercase(),          // a second spelling of the same bytes
+        text[..62].to_owned(),        // truncated
+        format!("{text}00"),          // trailing bytes
+        format!(" {text}"),           // padding
+        format!("{}zz", &text[..62]), // not hex
+        String::new(),
+    ] {
+        assert!(bad.parse::<Digest>().is_err(), "accepted {bad:?}");
+    }
+}
+
+#[test]
+fn argument_json_refuses_duplicates_inside_arrays_and_keeps_arrays() {
+    let ok =
+        ToolCall::from_json_text("search", r#"{"items": [1, {"k": "v"}, [2, [3]], []]}"#).unwrap();
+    assert_eq!(ok.args(), &json!({"items": [1, {"k": "v"}, [2, [3]], []]}));
+    let dup = ToolCall::from_json_text("search", r#"{"items": [0, {"k": 1, "k": 2}]}"#);
+    assert!(
+        matches!(&dup, Err(Error::InvalidArguments(m)) if m.contains("duplicate key `k`")),
+        "{dup:?}"
+    );
+}
+
+#[test]
+fn call_proof_bytes_parse_strictly() {
+    let w = World::new();
+    let t = w.token();
+    let call = ToolCall::new("search", json!({"q": "x"})).unwrap();
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+    let bytes = proof.to_bytes();
+    assert_eq!(CallProof::from_bytes(&bytes).unwrap(), proof);
+    assert_eq!(CallProof::from_base64(&proof.to_base64()).unwrap(), proof);
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    let mut version = bytes.clone();
+    version[0] = 2;
+    for (name, bad) in [
+        ("trailing byte", trailing),
+        ("unknown version", version),
+        ("truncated signature", bytes[..bytes.len() - 1].to_vec()),
+        ("empty", Vec::new()),
+    ] {
+        assert!(CallProof::from_bytes(&bad).is_err(), "accepted: {name}");
+    }
+}
+
+#[test]
+fn key_text_forms_round_trip_and_debug_never_shows_a_secret() {
+    let agent = AgentKey::generate();
+    let public = agent.public();
+    let text = public.to_string();
+    assert_eq!(text.len(), "ed25519/".len() + 64);
+    assert!(text.starts_with("ed25519/"));
+    assert_eq!(text.parse::<AgentPublicKey>().unwrap(), public);
+    assert_eq!(format!("{public:?}"), format!("AgentPublicKey({text})"));
+    for bad in [
+        text.to_uppercase(),
+        text.replace("ed25519/", "ed448/"),
+        text[..text.len() - 2].to_owned(),
+        format!("{text}00"),
+    ] {
+        assert!(bad.parse::<AgentPublicKey>().is_err(), "accepted {bad:?}");
+    }
+
+    let root_key = AuthorityKey::generate(7);
+    let root = root_key.public();
+    assert_eq!(root.key_id(), 7);
+    let root_text = root.to_string();
+    assert_eq!(root_text, format!("7:ed25519/{}", hex(&root.to_bytes())));
+    assert_eq!(root_text.parse::<RootPublicKey>().unwrap(), root);
+    assert_eq!(format!("{root:?}"), format!("RootPublicKey({root_text})"));
+    for bad in [
+        format!("07:{}", &root_text[2..]),
+        format!("x:{}", &root_text[2..]),
+        root_text[2..].to_owned(),
+    ] {
+        assert!(bad.parse::<RootPublicKey>().is_err(), "accepted {bad:?}");
+    }
+
+    // Debug of a secret key names its public half and nothing of the secret.
+    let agent_debug = format!("{agent:?}");
+    assert!(agent_debug.contains(&text), "{agent_debug}");
+    assert!(!agent_debug.contains(&hex(agent.to_bytes().as_ref())));
+    let root_debug = format!("{root_key:?}");
+    assert!(root_debug.contains(&root_text), "{root_debug}");
+    assert!(!root_debug.contains(&hex(root_key.to_bytes().as_ref())));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
