@@ -110,3 +110,34 @@ fn ok_three_hop_chain() {
     assert_eq!(d.holder, w.carol.public());
     assert_eq!(d.tools.len(), 1);
 }
+
+#[test]
+fn ok_root_rotation_trusts_both_keys_until_the_old_one_is_removed() {
+    let w = World::new();
+    let next = Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(8));
+    let mut roots = TrustedRoots::new().with(w.authority.key().public());
+    roots.insert(next.key().public());
+    assert_eq!(roots.get(8), Some(&next.key().public()));
+    assert_eq!(roots.get(7), Some(&w.authority.key().public()));
+    assert_eq!(roots.get(9), None);
+    let old_token = w.token();
+    let new_token = next.issue(&w.grant().build().unwrap()).unwrap();
+    let verify = |roots: &TrustedRoots, t: &Token| {
+        let v = Verifier::builder(w.executor.clone(), roots.clone(), ["search"])
+            .clock(std::sync::Arc::new(FixedClock(now())))
+            .build()
+            .unwrap();
+        let call = ToolCall::new("search", json!({"q": "x"})).unwrap();
+        let proof = CallProof::sign(&w.alice, t, &w.executor, &call, now()).unwrap();
+        v.verify(&t.to_base64().unwrap(), &call, &proof)
+    };
+    assert!(verify(&roots, &old_token).is_ok());
+    assert!(verify(&roots, &new_token).is_ok());
+    // After the old root is dropped, only tokens of the new one verify.
+    let only_new = TrustedRoots::from(next.key().public());
+    assert_eq!(
+        reason(verify(&only_new, &old_token)),
+        DenyReason::UnknownRootKey
+    );
+    assert!(verify(&only_new, &new_token).is_ok());
+}
