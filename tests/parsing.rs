@@ -113,3 +113,50 @@ fn key_text_forms_round_trip_and_debug_never_shows_a_secret() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn token_text_and_its_metadata_agree() {
+    use base64::Engine;
+    let w = World::new();
+    let t = w.token();
+    let text = t.to_base64().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(&text)
+        .unwrap();
+    assert_eq!(t.size().unwrap(), bytes.len());
+    assert_eq!(t.block_count(), 1);
+    assert_eq!(t.root_key_id(), Some(7));
+    let id = t.id();
+    assert_eq!(id.as_bytes().len(), 64);
+    assert_eq!(id.to_string(), hex(id.as_bytes()));
+    assert_eq!(format!("{id:?}"), format!("TokenId({id})"));
+    assert_eq!(
+        format!("{t:?}"),
+        format!("Token {{ id: TokenId({id}), blocks: 1 }}")
+    );
+    let narrowed = t
+        .attenuate(&Narrowing::new().only_tools(["search"]))
+        .unwrap();
+    assert_eq!(narrowed.block_count(), 2);
+    assert!(narrowed.size().unwrap() > t.size().unwrap());
+    assert_eq!(narrowed.revocation_ids()[0], id);
+    assert_ne!(narrowed.id(), id);
+}
+
+/// A proof's token id is 1 to 128 bytes: an empty or longer one does not parse.
+#[test]
+fn call_proof_token_id_length_is_bounded() {
+    let proof_with_id = |id: &[u8]| {
+        let mut b = vec![1u8];
+        b.extend_from_slice(&6u16.to_be_bytes());
+        b.extend_from_slice(b"exec-1");
+        b.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        b.extend_from_slice(id);
+        b.extend_from_slice(&[0u8; 32 + 16 + 8 + 64]);
+        b
+    };
+    assert!(CallProof::from_bytes(&proof_with_id(&[9; 1])).is_ok());
+    assert!(CallProof::from_bytes(&proof_with_id(&[9; 128])).is_ok());
+    assert!(CallProof::from_bytes(&proof_with_id(&[])).is_err());
+    assert!(CallProof::from_bytes(&proof_with_id(&[9; 129])).is_err());
+}
