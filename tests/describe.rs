@@ -170,6 +170,7 @@ fn narrowings_that_are_not_narrower_are_refused() {
         ),
         ("lower budget", Narrowing::new().budget("search", 9), false),
         ("higher budget", Narrowing::new().budget("search", 11), true),
+        ("same budget", Narrowing::new().budget("search", 10), false),
         (
             "more calls per window",
             Narrowing::new().rate("search", 6, StdDuration::from_secs(60)),
