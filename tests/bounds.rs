@@ -108,3 +108,57 @@ fn constraint_nesting_bound_is_inclusive() {
     assert!(parts(MAX_CONSTRAINT_NODES - 1).validate().is_ok());
     assert!(parts(MAX_CONSTRAINT_NODES).validate().is_err());
 }
+
+#[test]
+fn token_size_and_block_bounds_are_inclusive() {
+    let w = World::new();
+    let t = w.token();
+    let len = t.to_base64().unwrap().len();
+    assert!(search(&w, &verifier(&w, |l| l.max_token_bytes = len), json!({})).is_ok());
+    assert_eq!(
+        reason(search(
+            &w,
+            &verifier(&w, |l| l.max_token_bytes = len - 1),
+            json!({})
+        )),
+        DenyReason::TokenTooLarge
+    );
+    let two = t
+        .attenuate(&Narrowing::new().only_tools(["search"]))
+        .unwrap();
+    let with_token = |v: &Verifier, t: &Token| {
+        let call = ToolCall::new("search", json!({})).unwrap();
+        let proof = CallProof::sign(&w.alice, t, &w.executor, &call, now()).unwrap();
+        v.verify(&t.to_base64().unwrap(), &call, &proof)
+    };
+    assert!(with_token(&verifier(&w, |l| l.max_blocks = 2), &two).is_ok());
+    assert_eq!(
+        reason(with_token(&verifier(&w, |l| l.max_blocks = 1), &two)),
+        DenyReason::TooManyBlocks
+    );
+}
+
+#[test]
+fn argument_size_bound_is_inclusive() {
+    let w = World::new();
+    let args = json!({ "q": "abcdef" });
+    let len = serde_json::to_vec(&args).unwrap().len(); // canonical already: one key, no spaces
+    assert!(search(&w, &verifier(&w, |l| l.max_args_bytes = len), args.clone()).is_ok());
+    assert_eq!(
+        reason(search(
+            &w,
+            &verifier(&w, |l| l.max_args_bytes = len - 1),
+            args
+        )),
+        DenyReason::ArgumentsTooLarge
+    );
+}
+
+#[test]
+fn verifier_debug_shows_its_configuration() {
+    let w = World::new();
+    let text = format!("{:?}", verifier(&w, |l| l.max_blocks = 5));
+    for part in ["Verifier", "exec-1", "search", "max_blocks: 5"] {
+        assert!(text.contains(part), "{part} missing from {text}");
+    }
+}

@@ -455,3 +455,52 @@ fn label_and_hops_ratchet_when_the_same_text_is_sent_again() {
         "{reason:?}"
     );
 }
+
+/// The message ledger keeps an entry `state::LEDGER_TTL` (24 h) after its last record, measured
+/// on the verifier's clock (docs/network-risks.md): a call caused by the message inherits its
+/// labels until then, and nothing after.
+#[test]
+fn ledger_entries_live_for_the_ledger_ttl_on_the_verifiers_clock() {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["publish", "send"],
+    )
+    .clock(clock.clone())
+    .state(Arc::new(state::MemoryStore::new()))
+    .message_tool("send", "text")
+    .build()
+    .unwrap();
+    let token = |id: AgentId, key: &AgentKey| {
+        let g = Grant::builder(id, key.public(), now() + Duration::hours(48))
+            .tool(
+                "publish",
+                ToolGrant::new().allow_other_args().accept_labels([]),
+            )
+            .tool("send", ToolGrant::new().allow_other_args())
+            .build()
+            .unwrap();
+        w.authority.issue(&g).unwrap()
+    };
+    let (ta, tb) = (token(w.alice_id, &w.alice), token(w.bob_id, &w.bob));
+    let text = "bob's address is 1 Main St";
+    let send = json!({ "to": "bob", "text": text });
+    let call = ToolCall::new("send", send)
+        .unwrap()
+        .with_labels([label("personal")]);
+    let proof = CallProof::sign(&w.alice, &ta, &w.executor, &call, clock.now()).unwrap();
+    v.verify(&ta.to_base64().unwrap(), &call, &proof).unwrap();
+
+    let post = || publish("1 Main St").with_cause(Digest::of_message(text.as_bytes()));
+    let post_now = || {
+        let p = post();
+        let proof = CallProof::sign(&w.bob, &tb, &w.executor, &p, clock.now()).unwrap();
+        v.verify(&tb.to_base64().unwrap(), &p, &proof)
+    };
+    clock.advance(Duration::hours(23));
+    assert_eq!(reason(post_now()), DenyReason::LabelNotAccepted);
+    clock.advance(Duration::hours(1) + Duration::seconds(1));
+    assert!(post_now().is_ok());
+}
