@@ -162,3 +162,27 @@ fn verifier_debug_shows_its_configuration() {
         assert!(text.contains(part), "{part} missing from {text}");
     }
 }
+
+/// The Datalog fact bound also holds while the verifier reads the chain (before any call fact is
+/// loaded): a hand-appended block whose rules multiply its own facts is refused as a run limit,
+/// not mistaken for a malformed token.
+#[test]
+fn fact_bound_while_reading_the_chain_is_a_run_limit() {
+    let w = World::new();
+    let block = biscuit_auth::BlockBuilder::new()
+        .code("f(1); f(2); f(3); f(4); f(5); f(6); f(7); f(8); pp($a, $b) <- f($a), f($b)")
+        .unwrap();
+    let text = raw(&w, &w.token())
+        .append(block)
+        .unwrap()
+        .to_base64()
+        .unwrap();
+    let v = verifier(&w, |l| l.max_facts = 50);
+    let call = ToolCall::new("search", json!({})).unwrap();
+    // Signed for the genuine token: the chain is read before the proof's token id is compared.
+    let proof = CallProof::sign(&w.alice, &w.token(), &w.executor, &call, now()).unwrap();
+    assert!(matches!(
+        reason(v.verify(&text, &call, &proof)),
+        DenyReason::RunLimit(_)
+    ));
+}
