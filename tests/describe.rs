@@ -215,3 +215,30 @@ fn narrowings_that_are_not_narrower_are_refused() {
         assert_eq!(refused(n), want, "{name}");
     }
 }
+
+#[test]
+fn open_and_closed_tools_read_back_and_anonymous_blocks_carry_no_use_limits() {
+    let w = World::new();
+    let t = limited(&w);
+    let search = ToolName::new("search").unwrap();
+    assert!(t.describe().unwrap().open_tools.contains(&search));
+    let closed = t.attenuate(&Narrowing::new().close_args("search")).unwrap();
+    assert!(!closed.describe().unwrap().open_tools.contains(&search));
+    // Use limits need a block the verifier can attribute: an attenuation may not set them.
+    // (Each also narrows the tools, so the block is not empty without its limits.)
+    let base = || Narrowing::new().only_tools(["search"]);
+    assert!(t.attenuate(&base()).is_ok());
+    for n in [
+        base().budget("search", 1),
+        base().rate("search", 1, StdDuration::from_secs(60)),
+        base().approvals("search", 3),
+        base().fan_out(1),
+        base().max_hops(1),
+        base().seen_labels([label("secret")]),
+    ] {
+        assert!(
+            matches!(t.attenuate(&n), Err(Error::InvalidGrant(_))),
+            "{n:?}"
+        );
+    }
+}
