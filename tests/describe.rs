@@ -196,6 +196,11 @@ fn narrowings_that_are_not_narrower_are_refused() {
             Narrowing::new().approvals("search", 3),
             false,
         ),
+        (
+            "same approvals",
+            Narrowing::new().approvals("search", 2),
+            false,
+        ),
         ("higher fan-out", Narrowing::new().fan_out(4), true),
         ("same fan-out", Narrowing::new().fan_out(3), false),
         ("more hops", Narrowing::new().max_hops(5), true),
