@@ -211,6 +211,11 @@ fn narrowings_that_are_not_narrower_are_refused() {
             true,
         ),
         (
+            "same expiry",
+            Narrowing::new().expires_at(now() + time::Duration::hours(1)),
+            false,
+        ),
+        (
             "earlier expiry",
             Narrowing::new().expires_at(now() + time::Duration::minutes(30)),
             false,
