@@ -171,6 +171,8 @@ fn constraint_url_bypass_attempts() {
             (json!("https://api.example.com@evil.com/"), false),
             (json!("https://evil.com\\@api.example.com/"), false),
             (json!("https://api.example.com.evil.com/"), false),
+            (json!("https://api.example.com./"), false),
+            (json!("https://img.cdn.example.com./a.png"), false),
             (json!("https://user:pass@api.example.com/"), false),
             (json!("https://api.example.com:8080/"), false),
             (json!("https://93.184.216.34/"), false),
