@@ -15,7 +15,8 @@ pub struct Limits {
     pub max_args_bytes: usize,
     /// Deepest argument nesting. Defaults to 32.
     pub max_args_depth: usize,
-    /// Most scalar values in the arguments. Defaults to 1,024.
+    /// Most scalar values in the arguments, and most values waiting to be walked at any one
+    /// time (so a wide array of empty containers is bounded too). Defaults to 1,024.
     pub max_args_values: usize,
     /// Datalog: most facts. Defaults to 10,000.
     pub max_facts: u64,
