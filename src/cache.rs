@@ -71,3 +71,44 @@ impl<V> ChainCache<V> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> [u8; 32] {
+        let mut k = [0u8; 32];
+        k[..4].copy_from_slice(&i.to_be_bytes());
+        k
+    }
+
+    #[test]
+    fn a_hit_returns_the_inserted_value() {
+        let cache = ChainCache::new(64);
+        let v = Arc::new("chain");
+        cache.insert(key(1), v.clone());
+        assert!(cache.get(&key(1)).is_some_and(|hit| Arc::ptr_eq(&hit, &v)));
+        assert!(cache.get(&key(2)).is_none());
+    }
+
+    #[test]
+    fn capacity_zero_caches_nothing() {
+        let cache = ChainCache::new(0);
+        cache.insert(key(1), Arc::new(1));
+        assert!(cache.get(&key(1)).is_none());
+    }
+
+    #[test]
+    fn each_shard_keeps_its_newest_entries_within_the_bound() {
+        // 16 entries in all: one per shard.
+        let cache = ChainCache::new(SHARDS);
+        for i in 0..1000 {
+            cache.insert(key(i), Arc::new(i));
+            assert_eq!(cache.get(&key(i)).as_deref(), Some(&i), "newest entry {i}");
+        }
+        let held = (0..1000).filter(|i| cache.get(&key(*i)).is_some()).count();
+        assert!((1..=SHARDS).contains(&held), "{held} entries held");
+        // Keys spread over more than one shard.
+        assert!(held > 1);
+    }
+}
