@@ -115,6 +115,7 @@ fn audit_records_every_decision_and_verifies() {
         .collect();
     assert_eq!(decisions.len(), 2);
     assert_eq!(decisions[0].0, a.audit_event().unwrap());
+    assert_eq!(Some(decisions[1].0.as_str()), d.audit_event());
     assert_eq!(decisions[0].1.decision, "allow");
     assert_eq!(decisions[1].1.decision, "deny");
     assert_eq!(decisions[1].1.reason.as_deref(), Some("check_failed"));

@@ -483,6 +483,7 @@ fn denied_displays_only_the_generic_message() {
         .unwrap_err();
     assert_eq!(d.to_string(), Denied::MESSAGE);
     let debug = format!("{d:?}");
+    assert_eq!(debug, "Denied(Denied)");
     assert!(
         !debug.contains("shadow") && !debug.contains("check"),
         "{debug}"
@@ -554,4 +555,36 @@ fn unknown_condition_kinds_fail_closed() {
         verify_text(&w, &w.verifier(), &forged, &w.alice, "search", json!({})),
         DenyReason::MalformedAuthority
     );
+}
+
+/// The operator's text of a reason: what logs and `agentcap` CLI output show.
+#[test]
+fn deny_reasons_display_for_operators() {
+    let rows: Vec<(DenyReason, &str)> = vec![
+        (DenyReason::TokenTooLarge, "token too large"),
+        (
+            DenyReason::DepthExceeded { depth: 3, max: 2 },
+            "delegation depth 3 exceeds 2",
+        ),
+        (DenyReason::Expired { block: 1 }, "block 1 has expired"),
+        (
+            DenyReason::CheckFailed {
+                block: 0,
+                check: "check if x".to_owned(),
+            },
+            "block 0 check failed: `check if x`",
+        ),
+        (
+            DenyReason::NeedsApproval { have: 1, need: 2 },
+            "needs approval: 1 of 2 distinct principals",
+        ),
+        (
+            DenyReason::HopLimitExceeded { hop: 5, max: 4 },
+            "cause is 5 hops from its origin, limit 4",
+        ),
+        (DenyReason::LabelNotAccepted, "label not accepted"),
+    ];
+    for (reason, text) in rows {
+        assert_eq!(reason.to_string(), text, "{reason:?}");
+    }
 }

@@ -504,3 +504,47 @@ fn ledger_entries_live_for_the_ledger_ttl_on_the_verifiers_clock() {
     clock.advance(Duration::hours(1) + Duration::seconds(1));
     assert!(post_now().is_ok());
 }
+
+/// Approvals, tiers, accepted labels and label approvals are per tool: what one tool requires
+/// never applies to another tool of the same token.
+#[test]
+fn conditions_apply_only_to_the_tool_that_sets_them() {
+    let w = World::new();
+    let v = verifier(&w, ApproverRegistry::new(), None);
+    let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+        .tool(
+            "publish",
+            ToolGrant::new()
+                .allow_other_args()
+                .approvals(2)
+                .min_tier(3)
+                .accept_labels([label("secret")])
+                .approvals_for_other_labels(2),
+        )
+        .tool(
+            "search",
+            ToolGrant::new()
+                .allow_other_args()
+                .accept_labels([label("public")]),
+        )
+        .tool("send", ToolGrant::new().allow_other_args())
+        .build()
+        .unwrap();
+    let t = w.authority.issue(&g).unwrap();
+    let call = |tool: &str, labels: &[&str]| {
+        let c = ToolCall::new(tool, json!({ "text": "x" }))
+            .unwrap()
+            .with_labels(labels.iter().map(|l| label(l)));
+        run(&w, &v, &t, &w.alice, &c, &[])
+    };
+    // publish's approvals and tier do not reach send.
+    assert!(call("send", &[]).is_ok());
+    // search accepts its own labels only, not publish's, and has no label approvals to fall back on.
+    assert!(call("search", &["public"]).is_ok());
+    assert_eq!(
+        reason(call("search", &["secret"])),
+        DenyReason::LabelNotAccepted
+    );
+    // publish itself is held to all of them.
+    assert_eq!(reason(call("publish", &[])), DenyReason::TierTooLow);
+}
