@@ -291,6 +291,34 @@ fn fan_out_counts_distinct_holders(store: Store) {
         call_on(&v, &clock, &w, &tb, &w.bob, "search", json!({})).is_ok(),
         "a known holder is not counted twice"
     );
+    // Each delegator has a scope of its own: bob, one of alice's two, may in turn hand the
+    // token to two holders, whatever alice's scope already holds.
+    let from_bob = |k: &AgentKey| {
+        tb.delegate(
+            &w.bob,
+            k.public(),
+            AgentId::random(),
+            Digest::of_message(b"g"),
+            &Narrowing::new(),
+        )
+        .unwrap()
+    };
+    let (frank, george, harry) = (
+        AgentKey::generate(),
+        AgentKey::generate(),
+        AgentKey::generate(),
+    );
+    for (key, allowed) in [(&frank, true), (&george, true), (&harry, false)] {
+        let r = call_on(&v, &clock, &w, &from_bob(key), key, "search", json!({}));
+        match allowed {
+            true => assert!(
+                r.is_ok(),
+                "{:?}",
+                r.err().map(|d| d.operator_reason().clone())
+            ),
+            false => assert_eq!(reason(r), DenyReason::FanOutExceeded),
+        }
+    }
     // An anonymous block before the delegation does not open a new fan-out scope.
     let att = t
         .attenuate(&Narrowing::new().only_tools(["search"]))
@@ -501,3 +529,30 @@ fn memory_store_unavailable_state_denies_with_its_class() {
 #[cfg(feature = "redis")]
 #[path = "state_redis/backend.rs"]
 mod redis_backend;
+
+/// A budget or a rate window counts the calls of the tool that sets it, and no other.
+#[test]
+fn use_limits_count_only_their_own_tool() {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(Arc::new(MemoryStore::new()), clock.clone());
+    for (t, denial) in [
+        (
+            token_with(&w, search(Some(1), None), None),
+            DenyReason::BudgetExhausted,
+        ),
+        (
+            token_with(&w, search(None, Some((1, 3600))), None),
+            DenyReason::RateLimited,
+        ),
+    ] {
+        assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+        for _ in 0..3 {
+            assert!(call_on(&v, &clock, &w, &t, &w.alice, "read_file", read("/data/a")).is_ok());
+        }
+        assert_eq!(
+            reason(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({}))),
+            denial
+        );
+    }
+}
