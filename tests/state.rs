@@ -556,3 +556,35 @@ fn use_limits_count_only_their_own_tool() {
         );
     }
 }
+
+/// A proof is fresh from `issued_at - window` to `issued_at + window`, and it may be first seen
+/// at the earliest of these: its nonce must be remembered until the latest, or a replay at the
+/// end of the window would pass.
+#[test]
+fn a_nonce_outlives_every_moment_its_proof_is_fresh() {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = w.verifier_with(Arc::new(MemoryStore::new()), clock.clone());
+    let t = w.token();
+    let call = ToolCall::new("search", json!({"q": "x"})).unwrap();
+    // Signed with a clock 60 s ahead (the default window), first seen now.
+    let proof = CallProof::sign(
+        &w.alice,
+        &t,
+        &w.executor,
+        &call,
+        now() + Duration::seconds(60),
+    )
+    .unwrap();
+    let text = t.to_base64().unwrap();
+    assert!(v.verify(&text, &call, &proof).is_ok());
+    // Replayed at the last second the proof is fresh: still remembered.
+    clock.advance(Duration::seconds(120));
+    assert_eq!(reason(v.verify(&text, &call, &proof)), DenyReason::Replayed);
+    // One second later the proof itself is stale.
+    clock.advance(Duration::seconds(1));
+    assert_eq!(
+        reason(v.verify(&text, &call, &proof)),
+        DenyReason::ProofExpired
+    );
+}
