@@ -571,17 +571,7 @@ fn attack_many_blocks() {
             .append(BlockBuilder::new().code("check if true").unwrap())
             .unwrap();
     }
-    let mut limits = Limits::default();
-    limits.max_token_bytes = 10 * 1024 * 1024;
-    let v = Verifier::builder(
-        w.executor.clone(),
-        w.authority.key().public().into(),
-        ["search"],
-    )
-    .clock(Arc::new(FixedClock(now())))
-    .limits(limits)
-    .build()
-    .unwrap();
+    let v = w.verifier_with_limits(|l| l.max_token_bytes = 10 * 1024 * 1024);
     assert_eq!(
         deny(
             &w,

@@ -10,25 +10,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use agentcap::*;
 use common::*;
 use serde_json::{json, Map, Value};
-
-fn verifier(w: &World, f: impl FnOnce(&mut Limits)) -> Verifier {
-    let mut limits = Limits::default();
-    f(&mut limits);
-    Verifier::builder(
-        w.executor.clone(),
-        w.authority.key().public().into(),
-        ["search"],
-    )
-    .clock(Arc::new(FixedClock(now())))
-    .limits(limits)
-    .build()
-    .unwrap()
-}
 
 /// Verifies `search(args)` by alice with the default token on `v`.
 fn search(w: &World, v: &Verifier, args: Value) -> Result<Authorized, Denied> {
@@ -58,7 +42,7 @@ fn keys(n: usize, value: Value) -> Value {
 #[test]
 fn argument_depth_bound_is_inclusive() {
     let w = World::new();
-    let v = verifier(&w, |l| l.max_args_depth = 4);
+    let v = w.verifier_with_limits(|l| l.max_args_depth = 4);
     assert!(search(&w, &v, leaf_at_depth(4)).is_ok());
     assert_eq!(
         reason(search(&w, &v, leaf_at_depth(5))),
@@ -78,7 +62,7 @@ fn argument_depth_bound_is_inclusive() {
 #[test]
 fn argument_value_bound_is_inclusive() {
     let w = World::new();
-    let v = verifier(&w, |l| l.max_args_values = 4);
+    let v = w.verifier_with_limits(|l| l.max_args_values = 4);
     assert!(search(&w, &v, keys(4, json!(1))).is_ok());
     assert!(search(&w, &v, json!({ "q": [1, 2, 3, 4] })).is_ok());
     assert_eq!(
@@ -114,11 +98,16 @@ fn token_size_and_block_bounds_are_inclusive() {
     let w = World::new();
     let t = w.token();
     let len = t.to_base64().unwrap().len();
-    assert!(search(&w, &verifier(&w, |l| l.max_token_bytes = len), json!({})).is_ok());
+    assert!(search(
+        &w,
+        &w.verifier_with_limits(|l| l.max_token_bytes = len),
+        json!({})
+    )
+    .is_ok());
     assert_eq!(
         reason(search(
             &w,
-            &verifier(&w, |l| l.max_token_bytes = len - 1),
+            &w.verifier_with_limits(|l| l.max_token_bytes = len - 1),
             json!({})
         )),
         DenyReason::TokenTooLarge
@@ -131,9 +120,12 @@ fn token_size_and_block_bounds_are_inclusive() {
         let proof = CallProof::sign(&w.alice, t, &w.executor, &call, now()).unwrap();
         v.verify(&t.to_base64().unwrap(), &call, &proof)
     };
-    assert!(with_token(&verifier(&w, |l| l.max_blocks = 2), &two).is_ok());
+    assert!(with_token(&w.verifier_with_limits(|l| l.max_blocks = 2), &two).is_ok());
     assert_eq!(
-        reason(with_token(&verifier(&w, |l| l.max_blocks = 1), &two)),
+        reason(with_token(
+            &w.verifier_with_limits(|l| l.max_blocks = 1),
+            &two
+        )),
         DenyReason::TooManyBlocks
     );
 }
@@ -143,11 +135,16 @@ fn argument_size_bound_is_inclusive() {
     let w = World::new();
     let args = json!({ "q": "abcdef" });
     let len = serde_json::to_vec(&args).unwrap().len(); // canonical already: one key, no spaces
-    assert!(search(&w, &verifier(&w, |l| l.max_args_bytes = len), args.clone()).is_ok());
+    assert!(search(
+        &w,
+        &w.verifier_with_limits(|l| l.max_args_bytes = len),
+        args.clone()
+    )
+    .is_ok());
     assert_eq!(
         reason(search(
             &w,
-            &verifier(&w, |l| l.max_args_bytes = len - 1),
+            &w.verifier_with_limits(|l| l.max_args_bytes = len - 1),
             args
         )),
         DenyReason::ArgumentsTooLarge
@@ -157,7 +154,7 @@ fn argument_size_bound_is_inclusive() {
 #[test]
 fn verifier_debug_shows_its_configuration() {
     let w = World::new();
-    let text = format!("{:?}", verifier(&w, |l| l.max_blocks = 5));
+    let text = format!("{:?}", w.verifier_with_limits(|l| l.max_blocks = 5));
     for part in ["Verifier", "exec-1", "search", "max_blocks: 5"] {
         assert!(text.contains(part), "{part} missing from {text}");
     }
@@ -177,7 +174,7 @@ fn fact_bound_while_reading_the_chain_is_a_run_limit() {
         .unwrap()
         .to_base64()
         .unwrap();
-    let v = verifier(&w, |l| l.max_facts = 50);
+    let v = w.verifier_with_limits(|l| l.max_facts = 50);
     let call = ToolCall::new("search", json!({})).unwrap();
     // Signed for the genuine token: the chain is read before the proof's token id is compared.
     let proof = CallProof::sign(&w.alice, &w.token(), &w.executor, &call, now()).unwrap();

@@ -35,20 +35,6 @@ fn verify_text(
     reason(verifier.verify(text, &call, &proof))
 }
 
-fn with_limits(w: &World, f: impl FnOnce(&mut Limits)) -> Verifier {
-    let mut limits = Limits::default();
-    f(&mut limits);
-    Verifier::builder(
-        w.executor.clone(),
-        w.authority.key().public().into(),
-        ["read_file", "search"],
-    )
-    .clock(Arc::new(FixedClock(now())))
-    .limits(limits)
-    .build()
-    .unwrap()
-}
-
 fn nested(depth: usize) -> Value {
     let mut v = json!("leaf");
     for _ in 0..depth {
@@ -65,7 +51,7 @@ fn row(name: &str) -> DenyReason {
     match name {
         "token_too_large" => verify_text(
             &w,
-            &with_limits(&w, |l| l.max_token_bytes = 100),
+            &w.verifier_with_limits(|l| l.max_token_bytes = 100),
             &text,
             &w.alice,
             "search",
@@ -77,7 +63,7 @@ fn row(name: &str) -> DenyReason {
                 .unwrap();
             verify_text(
                 &w,
-                &with_limits(&w, |l| l.max_blocks = 1),
+                &w.verifier_with_limits(|l| l.max_blocks = 1),
                 &t2.to_base64().unwrap(),
                 &w.alice,
                 "search",
@@ -86,7 +72,7 @@ fn row(name: &str) -> DenyReason {
         }
         "arguments_too_large" => verify_text(
             &w,
-            &with_limits(&w, |l| l.max_args_bytes = 16),
+            &w.verifier_with_limits(|l| l.max_args_bytes = 16),
             &text,
             &w.alice,
             "search",
@@ -233,7 +219,7 @@ fn row(name: &str) -> DenyReason {
             let args = json!({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5});
             verify_text(
                 &w,
-                &with_limits(&w, |l| l.max_facts = 50),
+                &w.verifier_with_limits(|l| l.max_facts = 50),
                 &b.to_base64().unwrap(),
                 &w.alice,
                 "search",

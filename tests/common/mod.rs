@@ -86,6 +86,21 @@ impl World {
         .unwrap()
     }
 
+    /// A verifier at the fixture's time with `Limits::default()` changed by `f`.
+    pub fn verifier_with_limits(&self, f: impl FnOnce(&mut Limits)) -> Verifier {
+        let mut limits = Limits::default();
+        f(&mut limits);
+        Verifier::builder(
+            self.executor.clone(),
+            self.authority.key().public().into(),
+            ["read_file", "search", "http_get", "publish", "delete"],
+        )
+        .clock(Arc::new(FixedClock(now())))
+        .limits(limits)
+        .build()
+        .unwrap()
+    }
+
     /// Signs `tool(args)` with `key` for this world's executor and verifies it.
     pub fn call(
         &self,
