@@ -7,7 +7,7 @@ use crate::grant::Grant;
 use crate::ids::AuthorityId;
 use crate::keys::AuthorityKey;
 use crate::token::Token;
-use crate::vocabulary;
+use crate::vocabulary::write;
 
 /// An issuing authority: its id and its root key (with key id).
 #[derive(Debug)]
@@ -32,7 +32,7 @@ impl Authority {
         &self.key
     }
 
-    /// Issues a token for `grant`: an authority block in vocabulary version 1, signed by the
+    /// Issues a token for `grant`: an authority block in vocabulary version 2, signed by the
     /// root key, carrying the root key id.
     ///
     /// # Errors
@@ -53,7 +53,7 @@ impl Authority {
     /// # Ok::<(), agentcap::Error>(())
     /// ```
     pub fn issue(&self, grant: &Grant) -> Result<Token, Error> {
-        let block = vocabulary::authority_block(&self.id, grant)?;
+        let block = write::authority_block(&self.id, grant)?;
         let keypair = self.key.to_biscuit()?;
         let biscuit = Biscuit::builder()
             .merge(block)

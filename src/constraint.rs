@@ -247,10 +247,18 @@ impl Constraint {
     /// [`Error::InvalidGrant`] naming the first problem found.
     pub fn validate(&self) -> Result<(), Error> {
         let mut nodes = 0;
-        self.validate_inner(&mut nodes, 0)
+        self.validate_inner(&mut nodes, 0, true)
     }
 
-    fn validate_inner(&self, nodes: &mut usize, depth: usize) -> Result<(), Error> {
+    /// As [`Constraint::validate`], without compiling regexes: the token reader's check, which
+    /// must stay linear in the bytes before the holder's signature is checked (the plan
+    /// compiles regexes afterwards, and refuses one that does not compile).
+    pub(crate) fn validate_shape(&self) -> Result<(), Error> {
+        let mut nodes = 0;
+        self.validate_inner(&mut nodes, 0, false)
+    }
+
+    fn validate_inner(&self, nodes: &mut usize, depth: usize, compile: bool) -> Result<(), Error> {
         *nodes += 1;
         if *nodes > MAX_CONSTRAINT_NODES || depth > 8 {
             return Err(Error::grant(format!(
@@ -295,17 +303,16 @@ impl Constraint {
                 if pattern.len() > MAX_REGEX_LEN {
                     return Err(Error::grant(format!("regex patterns are limited to {MAX_REGEX_LEN} bytes")));
                 }
-                RegexBuilder::new(&anchored(pattern))
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .map(|_| ())
-                    .map_err(|e| Error::grant(format!("regex `{pattern}` does not compile: {e}")))
+                if !compile {
+                    return Ok(());
+                }
+                compile_regex(pattern).map(|_| ())
             }
             Constraint::AllOf(parts) | Constraint::AnyOf(parts) => {
                 if parts.is_empty() {
                     return Err(Error::grant("all-of and any-of need at least one part"));
                 }
-                parts.iter().try_for_each(|p| p.validate_inner(nodes, depth + 1))
+                parts.iter().try_for_each(|p| p.validate_inner(nodes, depth + 1, compile))
             }
         }
     }
@@ -314,6 +321,26 @@ impl Constraint {
     /// verifier enforces the same semantics through Datalog).
     pub fn allows(&self, value: &Value) -> bool {
         self.allows_value(&ArgValue::of(value))
+    }
+
+    /// The constraint's kind, as its serialized form names it (`sub_path`, `one_of`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Constraint::Any => "any",
+            Constraint::Exact(_) => "exact",
+            Constraint::OneOf(_) => "one_of",
+            Constraint::NotOneOf(_) => "not_one_of",
+            Constraint::Prefix(_) => "prefix",
+            Constraint::Suffix(_) => "suffix",
+            Constraint::SubPath(_) => "sub_path",
+            Constraint::Url(_) => "url",
+            Constraint::IntRange { .. } => "int_range",
+            Constraint::NumberRange { .. } => "number_range",
+            Constraint::Regex(_) => "regex",
+            Constraint::MaxLength(_) => "max_length",
+            Constraint::AllOf(_) => "all_of",
+            Constraint::AnyOf(_) => "any_of",
+        }
     }
 
     pub(crate) fn allows_value(&self, v: &ArgValue<'_>) -> bool {
@@ -406,9 +433,14 @@ pub(crate) fn anchored(pattern: &str) -> String {
     format!("^(?:{pattern})$")
 }
 
-fn regex_matches(pattern: &str, value: &str) -> bool {
+/// Compiles a pattern as the verifier runs it: anchored, size-bounded.
+pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, Error> {
     RegexBuilder::new(&anchored(pattern))
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .is_ok_and(|re| re.is_match(value))
+        .map_err(|e| Error::grant(format!("regex `{pattern}` does not compile: {e}")))
+}
+
+fn regex_matches(pattern: &str, value: &str) -> bool {
+    compile_regex(pattern).is_ok_and(|re| re.is_match(value))
 }

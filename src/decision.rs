@@ -113,7 +113,11 @@ pub enum DenyClass {
 }
 
 /// Why a call was denied. For operators, logs and audit only: never show it to the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Machine-readable: [`DenyReason::code`] is a stable `snake_case` name, and the JSON form
+/// (`serde::Serialize`) is `{"code": "...", "detail": ...}` with the same code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DenyReason {
     /// The token text is longer than the configured limit.
@@ -141,6 +145,15 @@ pub enum DenyReason {
     UnsupportedVersion(i64),
     /// The authority block does not carry the vocabulary's required facts exactly once.
     MalformedAuthority,
+    /// A block holds something the crate's writer never emits (a rule, an unknown predicate,
+    /// an unexpected expression shape, an oversized symbol table): refused before anything in
+    /// the token is evaluated.
+    OutsideGrammar {
+        /// The block index.
+        block: usize,
+        /// What was found, e.g. `a rule`.
+        what: &'static str,
+    },
     /// A third-party block is not a well-formed delegation record.
     MalformedDelegation {
         /// The block index.
@@ -170,25 +183,41 @@ pub enum DenyReason {
     ProofFromFuture,
     /// The proof signature is not the current holder's.
     BadProofSignature,
-    /// No block grants the tool (the authority's tool set lacks it).
-    ToolNotGranted,
+    /// The tool is not granted: the authority block lacks it (`block` 0) or a later block's
+    /// narrowing removed it. One code for both, so a caller cannot tell them apart.
+    ToolNotGranted {
+        /// The block whose tool set leaves the tool out.
+        block: usize,
+    },
     /// A block's expiry has passed.
     Expired {
         /// The block index.
         block: u32,
     },
-    /// A block's check failed (a narrowed tool set, an argument constraint, a closed argument
-    /// list, or a check added by hand).
-    CheckFailed {
+    /// The call carries a top-level argument that a block's closed argument list does not name.
+    ArgumentNotAllowed {
         /// The block index.
-        block: u32,
-        /// The failed check as Datalog, for the operator.
-        check: String,
+        block: usize,
+        /// The top-level argument name.
+        argument: String,
     },
-    /// The Datalog engine hit a run limit (facts, iterations or time).
-    RunLimit(String),
-    /// The Datalog evaluation failed (e.g. an unknown extern function in a hand-made block).
-    PolicyError(String),
+    /// A block constrains an argument the call does not carry (as a scalar).
+    ArgumentMissing {
+        /// The block index.
+        block: usize,
+        /// The argument's JSON Pointer.
+        pointer: String,
+    },
+    /// A block's constraint refused an argument's value.
+    ArgumentRejected {
+        /// The block index.
+        block: usize,
+        /// The argument's JSON Pointer.
+        pointer: String,
+        /// The kind of constraint that refused it (`sub_path`, `one_of`, ...; the failing
+        /// part of an all-of, `any_of` when no branch of an any-of held).
+        constraint: &'static str,
+    },
     /// A block of the token, or an agent key of its chain, is revoked.
     Revoked,
     /// The proof's nonce was already used.
@@ -255,6 +284,7 @@ impl DenyReason {
             DenyReason::BadTokenSignature => "bad_token_signature",
             DenyReason::UnsupportedVersion(_) => "unsupported_version",
             DenyReason::MalformedAuthority => "malformed_authority",
+            DenyReason::OutsideGrammar { .. } => "outside_grammar",
             DenyReason::MalformedDelegation { .. } => "malformed_delegation",
             DenyReason::DelegationNotByHolder { .. } => "delegation_not_by_holder",
             DenyReason::DepthExceeded { .. } => "depth_exceeded",
@@ -264,11 +294,11 @@ impl DenyReason {
             DenyReason::ProofExpired => "proof_expired",
             DenyReason::ProofFromFuture => "proof_from_future",
             DenyReason::BadProofSignature => "bad_proof_signature",
-            DenyReason::ToolNotGranted => "tool_not_granted",
+            DenyReason::ToolNotGranted { .. } => "tool_not_granted",
             DenyReason::Expired { .. } => "expired",
-            DenyReason::CheckFailed { .. } => "check_failed",
-            DenyReason::RunLimit(_) => "run_limit",
-            DenyReason::PolicyError(_) => "policy_error",
+            DenyReason::ArgumentNotAllowed { .. } => "argument_not_allowed",
+            DenyReason::ArgumentMissing { .. } => "argument_missing",
+            DenyReason::ArgumentRejected { .. } => "argument_rejected",
             DenyReason::Revoked => "revoked",
             DenyReason::Replayed => "replayed",
             DenyReason::FanOutExceeded => "fan_out_exceeded",
@@ -303,11 +333,26 @@ impl fmt::Display for DenyReason {
                 write!(f, "delegation depth {depth} exceeds {max}")
             }
             DenyReason::Expired { block } => write!(f, "block {block} has expired"),
-            DenyReason::CheckFailed { block, check } => {
-                write!(f, "block {block} check failed: `{check}`")
+            DenyReason::OutsideGrammar { block, what } => {
+                write!(f, "block {block} holds {what} outside the vocabulary")
             }
-            DenyReason::RunLimit(m) => write!(f, "datalog run limit: {m}"),
-            DenyReason::PolicyError(m) => write!(f, "datalog error: {m}"),
+            DenyReason::ToolNotGranted { block } => {
+                write!(f, "tool not granted (block {block})")
+            }
+            DenyReason::ArgumentNotAllowed { block, argument } => {
+                write!(f, "block {block} does not allow argument `{argument}`")
+            }
+            DenyReason::ArgumentMissing { block, pointer } => {
+                write!(f, "block {block} requires argument `{pointer}`")
+            }
+            DenyReason::ArgumentRejected {
+                block,
+                pointer,
+                constraint,
+            } => write!(
+                f,
+                "block {block}: argument `{pointer}` fails its `{constraint}` constraint"
+            ),
             DenyReason::StateUnavailable(m) => write!(f, "state unavailable: {m}"),
             DenyReason::AuditUnavailable(m) => write!(f, "audit log unavailable: {m}"),
             DenyReason::NeedsApproval { have, need } => {

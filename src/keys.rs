@@ -93,15 +93,6 @@ impl AgentPublicKey {
         PublicKey::from_bytes(&self.to_bytes(), Algorithm::Ed25519)
             .map_err(|e| Error::Biscuit(e.to_string()))
     }
-
-    pub(crate) fn from_biscuit(key: &PublicKey) -> Option<Self> {
-        match key.algorithm() {
-            biscuit_auth::format::schema::public_key::Algorithm::Ed25519 => {
-                Self::from_bytes(&key.to_bytes()).ok()
-            }
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for AgentPublicKey {

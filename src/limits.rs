@@ -4,6 +4,10 @@ use std::time::Duration;
 
 /// Bounds on one verification. Every field has a documented default; all are enforced before
 /// or during the work they bound, and a hit is a denial with its own reason.
+///
+/// There is no Datalog run limit: the verifier evaluates no Datalog. It reads each block
+/// against a closed grammar (linear in the token's bytes) and evaluates a typed plan natively,
+/// so the token's size and block count bound its work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -18,13 +22,6 @@ pub struct Limits {
     /// Most scalar values in the arguments, and most values waiting to be walked at any one
     /// time (so a wide array of empty containers is bounded too). Defaults to 1,024.
     pub max_args_values: usize,
-    /// Datalog: most facts. Defaults to 10,000.
-    pub max_facts: u64,
-    /// Datalog: most rule iterations. Defaults to 100.
-    pub max_iterations: u64,
-    /// Datalog: longest run. Defaults to 100 ms: biscuit's own 1 ms default causes spurious
-    /// denials on a loaded machine, and 100 ms still bounds a hostile token.
-    pub max_time: Duration,
     /// How far a proof's issue time may lie in the past or the future. Defaults to 60 s.
     pub proof_window: Duration,
 }
@@ -37,20 +34,7 @@ impl Default for Limits {
             max_args_bytes: 64 * 1024,
             max_args_depth: 32,
             max_args_values: 1024,
-            max_facts: 10_000,
-            max_iterations: 100,
-            max_time: Duration::from_millis(100),
             proof_window: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Limits {
-    pub(crate) fn authorizer_limits(&self) -> biscuit_auth::AuthorizerLimits {
-        biscuit_auth::AuthorizerLimits {
-            max_facts: self.max_facts,
-            max_iterations: self.max_iterations,
-            max_time: self.max_time,
         }
     }
 }

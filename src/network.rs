@@ -7,13 +7,10 @@ use std::collections::BTreeSet;
 use crate::approval::{Approval, ApproverRegistry, TierProvider};
 use crate::call::{Digest, ToolCall};
 use crate::decision::{Chain, DenyReason};
-use crate::ids::ExecutorId;
+use crate::ids::{ExecutorId, ToolName};
 use crate::state::{LedgerEntry, MessageLedger};
 use crate::token::TokenId;
-use crate::vocabulary::{
-    Lbl, Lim, LBL_ACCEPTS, LBL_SEEN, LIM_APPROVALS, LIM_HOPS, LIM_LABEL_APPROVALS,
-    LIM_LABEL_POLICY, LIM_TIER,
-};
+use crate::vocabulary::read::Condition;
 
 /// The conditions every block of the chain puts on this tool, combined (strictest wins).
 #[derive(Debug, Default)]
@@ -28,47 +25,38 @@ pub(crate) struct Conditions {
 }
 
 impl Conditions {
-    pub(crate) fn collect(
-        tool: &str,
-        limits: &[(usize, Vec<Lim>)],
-        labels: &[(usize, Vec<Lbl>)],
-    ) -> Self {
+    /// The conditions on `tool` from every block that sets any (authority and delegations).
+    pub(crate) fn collect(tool: &ToolName, blocks: &[(usize, Vec<Condition>)]) -> Self {
         let mut c = Conditions::default();
-        let n32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        for (block, lims) in limits {
-            for l in lims {
-                match l.kind.as_str() {
-                    LIM_APPROVALS if l.tool == tool => c.approvals = c.approvals.max(n32(l.n)),
-                    LIM_LABEL_APPROVALS if l.tool == tool => {
-                        c.label_approvals = c.label_approvals.max(n32(l.n))
+        for (_, conditions) in blocks {
+            for condition in conditions {
+                match condition {
+                    Condition::Approvals {
+                        tool: t,
+                        principals,
+                    } if t == tool => c.approvals = c.approvals.max(*principals),
+                    Condition::LabelApprovals {
+                        tool: t,
+                        principals,
+                    } if t == tool => c.label_approvals = c.label_approvals.max(*principals),
+                    Condition::MinTier { tool: t, tier } if t == tool => {
+                        c.min_tier = Some(c.min_tier.unwrap_or(0).max(*tier))
                     }
-                    LIM_TIER if l.tool == tool => {
-                        c.min_tier = Some(c.min_tier.unwrap_or(0).max(n32(l.n)))
+                    Condition::MaxHops(h) => {
+                        c.max_hops = Some(c.max_hops.map_or(*h, |m| m.min(*h)))
                     }
-                    LIM_HOPS => c.max_hops = Some(c.max_hops.map_or(n32(l.n), |h| h.min(n32(l.n)))),
-                    LIM_LABEL_POLICY if l.tool == tool => {
-                        let accepted: BTreeSet<String> = labels
-                            .iter()
-                            .filter(|(b, _)| b == block)
-                            .flat_map(|(_, ls)| ls.iter())
-                            .filter(|x| x.kind == LBL_ACCEPTS && x.tool == tool)
-                            .map(|x| x.label.clone())
-                            .collect();
+                    Condition::AcceptedLabels { tool: t, labels } if t == tool => {
+                        let accepted: BTreeSet<String> =
+                            labels.iter().map(|l| l.to_string()).collect();
                         c.accepted = Some(match c.accepted.take() {
                             Some(prev) => prev.intersection(&accepted).cloned().collect(),
                             None => accepted,
                         });
                     }
+                    Condition::Seen(labels) => c.seen.extend(labels.iter().map(|l| l.to_string())),
                     _ => {}
                 }
             }
-        }
-        for (_, ls) in labels {
-            c.seen.extend(
-                ls.iter()
-                    .filter(|x| x.kind == LBL_SEEN)
-                    .map(|x| x.label.clone()),
-            );
         }
         c
     }

@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::grant::Narrowing;
 use crate::ids::{AgentId, ToolName};
 use crate::keys::{AgentKey, AgentPublicKey, TrustedRoots};
-use crate::vocabulary::{self, BlockView, DelegationFacts};
+use crate::vocabulary::read::{self, BlockRole, Condition, ReadBlock};
+use crate::vocabulary::write::{self, DelegationFacts};
 
 /// The id of a token: the revocation id of its last block (64 bytes). Revoking it cuts this
 /// token and every token derived from it. Text form: lowercase hex.
@@ -120,16 +121,10 @@ impl Token {
     /// # Errors
     /// [`Error::InvalidToken`] when a block does not speak the vocabulary.
     pub fn describe(&self) -> Result<TokenDescription, Error> {
-        let mut blocks = Vec::with_capacity(self.biscuit.block_count());
-        for i in 0..self.biscuit.block_count() {
-            let src = self.biscuit.print_block_source(i)?;
-            let signer = self
-                .biscuit
-                .block_external_key(i)?
-                .and_then(|k| AgentPublicKey::from_biscuit(&k));
-            blocks.push((vocabulary::block_view(&src)?, signer));
-        }
-        TokenDescription::from_views(blocks)
+        // The verifier's own reader: the holder side cannot read a token differently.
+        let raw = read::read_bytes(self.biscuit.to_vec()?, usize::MAX)
+            .map_err(|e| Error::InvalidToken(format!("{e:?}")))?;
+        TokenDescription::from_blocks(&raw.blocks)
     }
 
     /// Appends an anonymous block that narrows the token. Anyone holding the token text can
@@ -142,7 +137,7 @@ impl Token {
     pub fn attenuate(&self, narrowing: &Narrowing) -> Result<Token, Error> {
         let desc = self.describe()?;
         let close = desc.check_narrowing(narrowing)?;
-        let block = vocabulary::narrowing_block(narrowing, &close, None)?;
+        let block = write::narrowing_block(narrowing, &close, None)?;
         Ok(Token {
             biscuit: self.biscuit.append(block)?,
         })
@@ -177,12 +172,11 @@ impl Token {
             desc.check_narrowing(narrowing)?
         };
         let facts = DelegationFacts {
-            block_index: self.biscuit.block_count(),
             next_holder,
             next_agent,
             cause: cause.to_bytes(),
         };
-        let block = vocabulary::narrowing_block(narrowing, &close, Some(&facts))?;
+        let block = write::narrowing_block(narrowing, &close, Some(&facts))?;
         let request = self.biscuit.third_party_request()?;
         let signed = request.create_block(&current_holder.to_biscuit()?, block)?;
         let biscuit = self
@@ -224,6 +218,8 @@ pub struct TokenDescription {
     pub constraints: BTreeMap<ToolName, BTreeMap<String, Vec<Constraint>>>,
     /// Tools that accept unmentioned arguments.
     pub open_tools: BTreeSet<ToolName>,
+    /// Per closed tool, the top-level arguments every closing block allows.
+    pub allowed_keys: BTreeMap<ToolName, BTreeSet<String>>,
     /// The earliest expiry of any block.
     pub expires_at: OffsetDateTime,
     /// Per tool, the lowest budget any block sets.
@@ -252,7 +248,8 @@ pub enum BlockKind {
     Attenuation,
     /// A delegation: a third-party block signed by the holder before it.
     Delegation,
-    /// A third-party block without a delegation record (the verifier denies such a token).
+    /// A third-party block without a delegation record. Not produced since vocabulary 2:
+    /// the reader refuses such a token.
     ThirdParty,
 }
 
@@ -279,28 +276,23 @@ pub struct BlockSummary {
 }
 
 impl TokenDescription {
-    fn from_views(blocks: Vec<(BlockView, Option<AgentPublicKey>)>) -> Result<Self, Error> {
+    fn from_blocks(blocks: &[ReadBlock]) -> Result<Self, Error> {
         let bad = |m: &str| Error::InvalidToken(m.to_owned());
-        let mut iter = blocks.into_iter();
-        let (auth, _) = iter.next().ok_or_else(|| bad("no authority block"))?;
-        let holder = auth
-            .holder
-            .as_deref()
-            .ok_or_else(|| bad("no holder in the authority block"))?;
-        let mut holder = AgentPublicKey::from_bytes(holder)?;
-        let root_agent = auth
-            .agent
-            .as_deref()
-            .and_then(AgentId::from_slice)
-            .ok_or_else(|| bad("no agent id"))?;
-        let max_depth = u32::try_from(auth.max_depth.ok_or_else(|| bad("no depth"))?)
-            .map_err(|_| bad("bad depth"))?;
-        let names = |set: &BTreeSet<String>| -> Result<BTreeSet<ToolName>, Error> {
-            set.iter().map(|t| ToolName::new(t.as_str())).collect()
+        let first = blocks.first().ok_or_else(|| bad("no authority block"))?;
+        let BlockRole::Authority(auth) = &first.content.role else {
+            return Err(bad("no authority record"));
         };
-        let mut tools = names(auth.tools.as_ref().ok_or_else(|| bad("no tools"))?)?;
-        let mut open_tools = names(&auth.open)?;
-        let mut expires = auth.expires_at.ok_or_else(|| bad("no expiry"))?;
+        let root_holder = AgentPublicKey::from_bytes(&auth.holder)?;
+        let mut holder = root_holder;
+        let root_agent = AgentId::from_slice(&auth.agent).ok_or_else(|| bad("bad agent id"))?;
+        let mut tools = first.content.tools.clone().unwrap_or_default();
+        let mut open_tools: BTreeSet<ToolName> = tools
+            .iter()
+            .filter(|t| !first.content.closed.iter().any(|(c, _)| c == *t))
+            .cloned()
+            .collect();
+        let mut allowed_keys: BTreeMap<ToolName, BTreeSet<String>> = BTreeMap::new();
+        let mut expires = u64::MAX;
         let mut constraints: BTreeMap<ToolName, BTreeMap<String, Vec<Constraint>>> =
             BTreeMap::new();
         let mut hops = Vec::new();
@@ -310,115 +302,110 @@ impl TokenDescription {
         let mut max_hops: Option<u32> = None;
         let mut approvals: BTreeMap<ToolName, u32> = BTreeMap::new();
         let mut seen_labels: BTreeSet<String> = BTreeSet::new();
-        let mut all = vec![(auth, None)];
-        all.extend(iter);
         let mut summaries = Vec::new();
-        for (index, (view, signer)) in all.into_iter().enumerate() {
+        for (index, block) in blocks.iter().enumerate() {
+            let c = &block.content;
+            let signer = block
+                .signer
+                .map(|s| AgentPublicKey::from_bytes(&s))
+                .transpose()?;
+            let seen: Vec<String> = c
+                .conditions
+                .iter()
+                .filter_map(|x| match x {
+                    Condition::Seen(l) => Some(l.iter().map(|l| l.to_string())),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
             summaries.push(BlockSummary {
                 index,
-                kind: match (index, &view.delegation, signer) {
-                    (0, _, _) => BlockKind::Authority,
-                    (_, Some(_), Some(_)) => BlockKind::Delegation,
-                    (_, _, Some(_)) => BlockKind::ThirdParty,
-                    _ => BlockKind::Attenuation,
+                kind: match c.role {
+                    BlockRole::Authority(_) => BlockKind::Authority,
+                    BlockRole::Delegation(_) => BlockKind::Delegation,
+                    BlockRole::Attenuation => BlockKind::Attenuation,
                 },
                 signer,
-                tools: view.tools.clone(),
-                constraints: view.constraints.clone(),
-                expires_at: view
+                tools: c
+                    .tools
+                    .as_ref()
+                    .map(|t| t.iter().map(|t| t.to_string()).collect()),
+                constraints: c
+                    .args
+                    .iter()
+                    .map(|a| (a.tool.to_string(), a.pointer.clone(), a.constraint.clone()))
+                    .collect(),
+                expires_at: c
                     .expires_at
+                    .and_then(|e| i64::try_from(e).ok())
                     .and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok()),
-                seen_labels: view
-                    .labels
-                    .iter()
-                    .filter(|l| l.kind == vocabulary::LBL_SEEN)
-                    .map(|l| l.label.clone())
-                    .collect(),
-                limits: view
-                    .limits
-                    .iter()
-                    .map(|l| (l.kind.clone(), l.tool.clone(), l.n, l.secs))
-                    .collect(),
+                seen_labels: seen.clone(),
+                limits: c.conditions.iter().filter_map(limit_row).collect(),
             });
-            if let Some(t) = &view.tools {
-                let t = names(t)?;
-                tools = tools.intersection(&t).cloned().collect();
+            if let Some(t) = &c.tools {
+                tools = tools.intersection(t).cloned().collect();
             }
-            for closed in names(&view.closed)? {
-                open_tools.remove(&closed);
+            for (tool, keys) in &c.closed {
+                open_tools.remove(tool);
+                let allowed = allowed_keys
+                    .entry(tool.clone())
+                    .or_insert_with(|| keys.clone());
+                allowed.retain(|k| keys.contains(k));
             }
-            for (tool, pointer, c) in view.constraints {
+            for a in &c.args {
                 constraints
-                    .entry(ToolName::new(tool)?)
+                    .entry(a.tool.clone())
                     .or_default()
-                    .entry(pointer)
+                    .entry(a.pointer.clone())
                     .or_default()
-                    .push(c);
+                    .push(a.constraint.clone());
             }
-            if let Some(e) = view.expires_at {
+            if let Some(e) = c.expires_at {
                 expires = expires.min(e);
             }
-            seen_labels.extend(
-                view.labels
-                    .iter()
-                    .filter(|l| l.kind == vocabulary::LBL_SEEN)
-                    .map(|l| l.label.clone()),
-            );
-            for l in &view.limits {
-                let n = u64::try_from(l.n).map_err(|_| bad("bad limit"))?;
-                match l.kind.as_str() {
-                    vocabulary::LIM_BUDGET => {
-                        let b = budgets.entry(ToolName::new(l.tool.as_str())?).or_insert(n);
-                        *b = (*b).min(n);
+            seen_labels.extend(seen);
+            for l in &c.conditions {
+                match l {
+                    Condition::Budget { tool, uses } => {
+                        let b = budgets.entry(tool.clone()).or_insert(*uses);
+                        *b = (*b).min(*uses);
                     }
-                    vocabulary::LIM_RATE => {
-                        let calls = u32::try_from(n).map_err(|_| bad("bad rate"))?;
-                        let secs = u64::try_from(l.secs).map_err(|_| bad("bad rate"))?;
-                        rates
-                            .entry(ToolName::new(l.tool.as_str())?)
-                            .or_default()
-                            .push((calls, secs));
+                    Condition::Rate { tool, calls, secs } => {
+                        rates.entry(tool.clone()).or_default().push((*calls, *secs))
                     }
-                    vocabulary::LIM_HOPS => {
-                        let h = u32::try_from(n).map_err(|_| bad("bad hop limit"))?;
-                        max_hops = Some(max_hops.map_or(h, |m| m.min(h)));
+                    Condition::MaxHops(h) => max_hops = Some(max_hops.map_or(*h, |m| m.min(*h))),
+                    Condition::Approvals { tool, principals } => {
+                        let a = approvals.entry(tool.clone()).or_insert(*principals);
+                        *a = (*a).max(*principals);
                     }
-                    vocabulary::LIM_APPROVALS => {
-                        let k = u32::try_from(n).map_err(|_| bad("bad approvals"))?;
-                        let a = approvals
-                            .entry(ToolName::new(l.tool.as_str())?)
-                            .or_insert(k);
-                        *a = (*a).max(k);
-                    }
-                    vocabulary::LIM_FAN_OUT => {
-                        let k = u32::try_from(n).map_err(|_| bad("bad fan-out"))?;
-                        fan_out = Some(fan_out.map_or(k, |f| f.min(k)));
-                    }
+                    Condition::FanOut(k) => fan_out = Some(fan_out.map_or(*k, |f| f.min(*k))),
                     _ => {}
                 }
             }
-            if let (Some((h, a, c)), Some(signer)) = (view.delegation, signer) {
-                let next = AgentPublicKey::from_bytes(&h)?;
-                let cause: [u8; 32] = c.as_slice().try_into().map_err(|_| bad("bad cause"))?;
+            if let (BlockRole::Delegation(d), Some(signer)) = (&c.role, signer) {
+                let next = AgentPublicKey::from_bytes(&d.holder)?;
                 hops.push(Hop {
                     delegator: signer,
                     holder: next,
-                    agent: AgentId::from_slice(&a).ok_or_else(|| bad("bad agent id"))?,
-                    cause: Digest::from_bytes(cause),
+                    agent: AgentId::from_slice(&d.agent).ok_or_else(|| bad("bad agent id"))?,
+                    cause: Digest::from_bytes(d.cause),
                 });
                 holder = next;
             }
         }
-        let expires_at =
-            OffsetDateTime::from_unix_timestamp(expires).map_err(|_| bad("bad expiry"))?;
+        let expires_at = i64::try_from(expires)
+            .ok()
+            .and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok())
+            .ok_or_else(|| bad("bad expiry"))?;
         Ok(Self {
             root_agent,
             holder,
             hops,
-            max_depth,
+            max_depth: auth.max_depth,
             tools,
             constraints,
             open_tools,
+            allowed_keys,
             expires_at,
             budgets,
             rates,
@@ -451,6 +438,11 @@ impl TokenDescription {
             }
             let existing = self.constraints.get(tool);
             for (pointer, c) in args {
+                let allowed = crate::grant::top_level_key(pointer).is_some_and(|k| {
+                    self.allowed_keys
+                        .get(tool)
+                        .is_some_and(|keys| keys.contains(&k))
+                });
                 match existing.and_then(|e| e.get(pointer)) {
                     Some(parents) => {
                         if let Some(p) = parents.iter().find(|p| !c.is_subset_of(p)) {
@@ -460,7 +452,7 @@ impl TokenDescription {
                             )));
                         }
                     }
-                    None if self.open_tools.contains(tool) => {}
+                    None if self.open_tools.contains(tool) || allowed => {}
                     None => {
                         return Err(Error::NotNarrower(format!(
                             "argument `{pointer}` is not allowed for tool `{tool}`"
@@ -484,7 +476,11 @@ impl TokenDescription {
             if let Some(a) = n.args.get(tool) {
                 pointers.extend(a.keys());
             }
-            close.insert(tool.clone(), vocabulary::keys_of(pointers));
+            let mut keys = write::keys_of(pointers);
+            if let Some(allowed) = self.allowed_keys.get(tool) {
+                keys.retain(|k| allowed.contains(k));
+            }
+            close.insert(tool.clone(), keys);
         }
         for (tool, limits) in &n.limits {
             if !self.tools.contains(tool) {
@@ -550,5 +546,26 @@ impl TokenDescription {
             }
         }
         Ok(close)
+    }
+}
+
+/// A condition as a `(kind, tool, n, seconds)` row of [`BlockSummary::limits`].
+fn limit_row(c: &Condition) -> Option<(String, String, i64, i64)> {
+    let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let row = |kind: &str, tool: &ToolName, n: i64, secs: i64| {
+        Some((kind.to_owned(), tool.to_string(), n, secs))
+    };
+    match c {
+        Condition::Budget { tool, uses } => row("bud", tool, big(*uses), 0),
+        Condition::Rate { tool, calls, secs } => row("rate", tool, i64::from(*calls), big(*secs)),
+        Condition::Approvals { tool, principals } => row("appr", tool, i64::from(*principals), 0),
+        Condition::LabelApprovals { tool, principals } => {
+            row("lappr", tool, i64::from(*principals), 0)
+        }
+        Condition::MinTier { tool, tier } => row("tier", tool, i64::from(*tier), 0),
+        Condition::AcceptedLabels { tool, .. } => row("lblp", tool, 0, 0),
+        Condition::FanOut(k) => Some(("fan".to_owned(), String::new(), i64::from(*k), 0)),
+        Condition::MaxHops(h) => Some(("hop".to_owned(), String::new(), i64::from(*h), 0)),
+        Condition::Seen(_) => None,
     }
 }

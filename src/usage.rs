@@ -9,12 +9,12 @@ use time::OffsetDateTime;
 use crate::decision::{Chain, DenyReason};
 use crate::ids::{ExecutorId, ToolName};
 use crate::state::{BudgetUse, FanOutUse, RateUse, StateRequest, StateVerdict};
-use crate::vocabulary::{Lim, LIM_BUDGET, LIM_FAN_OUT, LIM_RATE};
+use crate::vocabulary::read::Condition;
 
 pub(crate) struct Inputs<'a> {
     pub(crate) chain: &'a Chain,
-    /// Use limits by block index: the authority (0), then each delegation block in order.
-    pub(crate) limits: &'a [(usize, Vec<Lim>)],
+    /// Use conditions by block index: the authority (0), then each delegation block in order.
+    pub(crate) conditions: &'a [(usize, Vec<Condition>)],
     pub(crate) revocation_ids: Vec<Vec<u8>>,
     pub(crate) tool: &'a ToolName,
     pub(crate) audience: &'a ExecutorId,
@@ -52,10 +52,10 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
     let mut fan_out = Vec::new();
     // The fan-out cap in force for the current holder, and the block that made it holder.
     let mut fan_cap: Option<u32> = None;
-    for (position, (block, lims)) in i.limits.iter().enumerate() {
+    for (position, (block, conditions)) in i.conditions.iter().enumerate() {
         if position > 0 {
             // `block` is a delegation: count its new holder against the delegator's cap.
-            let epoch = i.limits.get(position - 1).map_or(0, |(b, _)| *b);
+            let epoch = i.conditions.get(position - 1).map_or(0, |(b, _)| *b);
             if let (Some(max), Some(hop)) = (fan_cap, chain.hops.get(position - 1)) {
                 fan_out.push(FanOutUse {
                     scope: scope("fan", &[rev(epoch)]),
@@ -64,32 +64,35 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
                 });
             }
         }
-        for l in lims {
-            let n = u64::try_from(l.n).unwrap_or(0);
-            match l.kind.as_str() {
-                LIM_FAN_OUT => {
-                    let k = u32::try_from(n).unwrap_or(u32::MAX);
-                    fan_cap = Some(fan_cap.map_or(k, |c| c.min(k)));
+        for c in conditions {
+            match c {
+                Condition::FanOut(k) => {
+                    fan_cap = Some(fan_cap.map_or(*k, |cap| cap.min(*k)));
                 }
-                LIM_BUDGET if l.tool.as_bytes() == tool => budgets.push(BudgetUse {
-                    scope: scope("bud", &[rev(*block), tool]),
-                    max: n,
-                }),
+                Condition::Budget { tool: t, uses } if t.as_str().as_bytes() == tool => budgets
+                    .push(BudgetUse {
+                        scope: scope("bud", &[rev(*block), tool]),
+                        max: *uses,
+                    }),
                 // Per calling agent *key*: agent ids are the delegator's claim, and a holder could
                 // mint fresh ones for its own key; keys are what fan-out bounds.
-                LIM_RATE if l.tool.as_bytes() == tool => rates.push(RateUse {
+                Condition::Rate {
+                    tool: t,
+                    calls,
+                    secs,
+                } if t.as_str().as_bytes() == tool => rates.push(RateUse {
                     scope: scope(
                         "rate",
                         &[
                             rev(*block),
                             tool,
                             &holder,
-                            &l.n.to_be_bytes(),
-                            &l.secs.to_be_bytes(),
+                            &i64::from(*calls).to_be_bytes(),
+                            &i64::try_from(*secs).unwrap_or(i64::MAX).to_be_bytes(),
                         ],
                     ),
-                    max: u32::try_from(n).unwrap_or(u32::MAX),
-                    window: Duration::from_secs(u64::try_from(l.secs).unwrap_or(0)),
+                    max: *calls,
+                    window: Duration::from_secs(*secs),
                 }),
                 _ => {}
             }

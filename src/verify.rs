@@ -3,8 +3,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
-use biscuit_auth::{AuthorizerBuilder, Biscuit, UnverifiedBiscuit};
 use time::OffsetDateTime;
 
 use crate::audit::hop_record;
@@ -17,16 +15,18 @@ use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{Authorized, Chain, Denied, DenyReason};
 use crate::error::Error;
-use crate::ids::{AgentId, AuthorityId, ExecutorId, ToolName};
+use crate::ids::{ExecutorId, ToolName};
 use crate::keys::{AgentPublicKey, TrustedRoots};
 use crate::limits::Limits;
 use crate::network;
 use crate::state::LedgerEntry;
 use crate::state::{MemoryStore, StateStore, StateVerdict};
-use crate::token::{Hop, TokenId};
+use crate::token::TokenId;
 use crate::usage;
 use crate::value::ArgValue;
-use crate::vocabulary;
+use crate::vocabulary::plan::{self, CallView, Plan};
+use crate::vocabulary::read::{self, ReadError};
+use crate::vocabulary::run;
 
 /// Verifies calls for one executor. Built with everything it cannot do without — the
 /// executor's own id (the audience proofs must name), the trusted roots, and the tools it
@@ -395,29 +395,19 @@ impl Verifier {
             return Err(DenyReason::ProofForAnotherCall);
         }
 
-        let verified = self.verified_chain(token)?;
-        let chain = verified.walk.chain.clone();
+        let verified = self.verified_chain(token, proof)?;
+        let chain = verified.chain.clone();
         let token_id = verified.token_id.clone();
-        if proof.token_id() != &token_id {
-            return Err(DenyReason::ProofForAnotherToken);
-        }
-        chain
-            .holder()
-            .verifying_key()
-            .verify_strict(&proof.preimage(), &proof.signature())
-            .map_err(|_| DenyReason::BadProofSignature)?;
 
-        // Every call: every block's checks (expiry included) against this call's facts.
-        let builder = AuthorizerBuilder::new().set_limits(limits.authorizer_limits());
-        let builder = vocabulary::extern_funcs(builder);
-        let builder = vocabulary::call_facts(builder, call.tool(), &leaves, &top_keys, now)
-            .map_err(run_reason)?;
-        let mut authorizer = builder.build(&verified.biscuit).map_err(run_reason)?;
-        authorizer.authorize().map_err(authorize_reason)?;
-        let walk = &verified.walk;
+        // Every call: every block's conditions (expiry included), evaluated natively.
+        verified.plan.evaluate(&CallView {
+            tool: call.tool(),
+            leaves: &leaves,
+            top_keys: &top_keys,
+            now: now.unix_timestamp(),
+        })?;
 
-        let conditions =
-            network::Conditions::collect(call.tool().as_str(), &walk.limits, &walk.labels);
+        let conditions = network::Conditions::collect(call.tool(), &verified.plan.conditions);
         let ctx = network::Context {
             approvers: &self.network.approvers,
             tiers: self.network.tiers.as_deref(),
@@ -439,8 +429,8 @@ impl Verifier {
         // Last, the shared state: only a call allowed by everything else may use budget.
         let request = usage::state_request(&usage::Inputs {
             chain: &chain,
-            limits: &walk.limits,
-            revocation_ids: verified.ids.clone(),
+            conditions: &verified.plan.conditions,
+            revocation_ids: verified.plan.revocation_ids.clone(),
             tool: call.tool(),
             audience: &self.audience,
             nonce: proof.nonce(),
@@ -504,162 +494,86 @@ impl Verifier {
         Ok(Some(digest))
     }
 
-    /// The token decoded, its signatures checked and its chain walked — from the cache when
-    /// this exact token text was verified before.
+    /// The token read, its proof and signatures checked and its plan compiled — from the cache
+    /// when this exact token text was verified before.
     ///
-    /// INVARIANT: the walk reads token facts only (no call facts are loaded), so what it finds
-    /// cannot depend on the call, and a cached walk is valid for every later call.
-    fn verified_chain(&self, token: &str) -> Result<Arc<VerifiedChain>, DenyReason> {
+    /// Order of work on a miss: the linear grammar read and the byte-level walk of the
+    /// delegation records (which names the holder), then the proof's signature (the only
+    /// signature checked before the caller has shown the holder's key), then every block
+    /// signature, then the plan. A hostile token with a garbage proof costs one parse and one
+    /// signature check, and nothing it holds is ever run.
+    ///
+    /// INVARIANT: the plan depends on the token only (no call facts), so a cached plan is valid
+    /// for every later call; the proof is checked on every call, hit or miss.
+    fn verified_chain(
+        &self,
+        token: &str,
+        proof: &CallProof,
+    ) -> Result<Arc<VerifiedChain>, DenyReason> {
         let text = token.trim();
         let key: [u8; 32] = {
             use sha2::{Digest as _, Sha256};
             Sha256::digest(text.as_bytes()).into()
         };
         if let Some(hit) = self.cache.get(&key) {
+            check_proof(proof, &hit.token_id, &hit.chain.holder())?;
             return Ok(hit);
         }
-        // Count blocks before checking any signature: a token of many tiny blocks must not buy
-        // many signature verifications.
-        let unverified =
-            UnverifiedBiscuit::from_base64(text).map_err(|_| DenyReason::MalformedToken)?;
-        if unverified.block_count() > self.limits.max_blocks {
-            return Err(DenyReason::TooManyBlocks);
+        let raw = read::read_text(text, self.limits.max_blocks).map_err(read_reason)?;
+        let walked = plan::walk(&raw)?;
+        if raw.root_key_id.and_then(|id| self.roots.get(id)).is_none() {
+            return Err(DenyReason::UnknownRootKey);
         }
-        let biscuit = unverified
-            .verify(self.roots.provider())
-            .map_err(|e| decode_reason(BiscuitError::Format(e)))?;
-        let ids = biscuit.revocation_identifiers();
-        let token_id = ids
+        let token_id = raw
+            .blocks
             .last()
-            .and_then(|id| TokenId::from_bytes(id))
+            .and_then(|b| TokenId::from_bytes(&b.revocation_id))
             .ok_or(DenyReason::MalformedToken)?;
-        let builder = vocabulary::extern_funcs(
-            AuthorizerBuilder::new().set_limits(self.limits.authorizer_limits()),
-        );
-        let mut authorizer = builder.build(&biscuit).map_err(run_reason)?;
-        let walk = self.walk_chain(&biscuit, &mut authorizer)?;
+        let holder =
+            AgentPublicKey::from_bytes(&walked.holder).map_err(|_| DenyReason::MalformedToken)?;
+        check_proof(proof, &token_id, &holder)?;
+        run::verify_signatures(&raw.bytes, &self.roots)?;
+        let (chain, plan) = plan::compile(&raw)?;
         let verified = Arc::new(VerifiedChain {
-            biscuit,
-            ids,
+            chain,
+            plan,
             token_id,
-            walk,
         });
         self.cache.insert(key, verified.clone());
         Ok(verified)
     }
+}
 
-    /// Reads the authority block and walks the delegations: each third-party block must be
-    /// signed by the holder before it and name the next holder.
-    fn walk_chain(
-        &self,
-        biscuit: &Biscuit,
-        authorizer: &mut biscuit_auth::Authorizer,
-    ) -> Result<Walk, DenyReason> {
-        let auth = match vocabulary::read_authority(authorizer)
-            .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?
-        {
-            Ok(facts) => facts,
-            Err(Some(version)) => return Err(DenyReason::UnsupportedVersion(version)),
-            Err(None) => return Err(DenyReason::MalformedAuthority),
-        };
-        let root_holder =
-            AgentPublicKey::from_bytes(&auth.holder).map_err(|_| DenyReason::MalformedAuthority)?;
-        let root_agent = AgentId::from_slice(&auth.agent).ok_or(DenyReason::MalformedAuthority)?;
-        let issuer = AuthorityId::new(auth.issuer).map_err(|_| DenyReason::MalformedAuthority)?;
-        let max = u32::try_from(auth.max_depth).map_err(|_| DenyReason::MalformedAuthority)?;
-        let root_key_id = biscuit.root_key_id().ok_or(DenyReason::UnknownRootKey)?;
-
-        let mut limits = vec![(
-            0,
-            vocabulary::read_limits(authorizer, 0, None)
-                .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?,
-        )];
-        let mut labels = vec![(
-            0,
-            vocabulary::read_labels(authorizer, 0, None)
-                .map_err(|e| read_reason(e, DenyReason::MalformedAuthority))?,
-        )];
-        if let (Some((_, l)), Some((_, b))) = (limits.first(), labels.first()) {
-            if !vocabulary::known_kinds(l, b) {
-                return Err(DenyReason::MalformedAuthority);
-            }
-        }
-        let mut holder = root_holder;
-        let mut hops = Vec::new();
-        for block in 1..biscuit.block_count() {
-            let signer = biscuit
-                .block_external_key(block)
-                .map_err(|_| DenyReason::MalformedToken)?;
-            let Some(signer) = signer else { continue };
-            let delegator = AgentPublicKey::from_biscuit(&signer)
-                .ok_or(DenyReason::DelegationNotByHolder { block })?;
-            if delegator != holder {
-                return Err(DenyReason::DelegationNotByHolder { block });
-            }
-            let depth = u32::try_from(hops.len() + 1).unwrap_or(u32::MAX);
-            if depth > max {
-                return Err(DenyReason::DepthExceeded { depth, max });
-            }
-            let malformed = DenyReason::MalformedDelegation { block };
-            let (next, agent, cause) = vocabulary::read_delegation(authorizer, block, signer)
-                .map_err(|e| read_reason(e, malformed.clone()))?
-                .ok_or_else(|| malformed.clone())?;
-            let block_limits = vocabulary::read_limits(authorizer, block, Some(signer))
-                .map_err(|e| read_reason(e, malformed.clone()))?;
-            let block_labels = vocabulary::read_labels(authorizer, block, Some(signer))
-                .map_err(|e| read_reason(e, malformed.clone()))?;
-            if !vocabulary::known_kinds(&block_limits, &block_labels) {
-                return Err(malformed);
-            }
-            limits.push((block, block_limits));
-            labels.push((block, block_labels));
-            let next = AgentPublicKey::from_bytes(&next).map_err(|_| malformed.clone())?;
-            let agent = AgentId::from_slice(&agent).ok_or_else(|| malformed.clone())?;
-            let cause: [u8; 32] = cause.as_slice().try_into().map_err(|_| malformed.clone())?;
-            hops.push(Hop {
-                delegator,
-                holder: next,
-                agent,
-                cause: Digest::from_bytes(cause),
-            });
-            holder = next;
-        }
-        Ok(Walk {
-            chain: Chain {
-                root_key_id,
-                issuer,
-                root_agent,
-                root_holder,
-                hops,
-            },
-            limits,
-            labels,
-        })
+/// The proof names this token and is the holder's signature.
+fn check_proof(
+    proof: &CallProof,
+    token_id: &TokenId,
+    holder: &AgentPublicKey,
+) -> Result<(), DenyReason> {
+    if proof.token_id() != token_id {
+        return Err(DenyReason::ProofForAnotherToken);
     }
+    holder
+        .verifying_key()
+        .verify_strict(&proof.preimage(), &proof.signature())
+        .map_err(|_| DenyReason::BadProofSignature)
 }
 
-/// A token whose signatures verified and whose chain was walked.
+/// A token whose proof and signatures verified, with its compiled plan.
 struct VerifiedChain {
-    biscuit: Biscuit,
-    ids: Vec<Vec<u8>>,
-    token_id: TokenId,
-    walk: Walk,
-}
-
-/// What walking the chain yields: the chain, and the use limits of the authority block and of
-/// each delegation block, by block index.
-struct Walk {
     chain: Chain,
-    limits: Vec<(usize, Vec<vocabulary::Lim>)>,
-    labels: Vec<(usize, Vec<vocabulary::Lbl>)>,
+    plan: Plan,
+    token_id: TokenId,
 }
 
-/// A failure while reading vocabulary facts: a run limit is reported as such; anything else
-/// (e.g. a term of the wrong type) means the block does not speak the vocabulary.
-fn read_reason(e: BiscuitError, malformed: DenyReason) -> DenyReason {
+fn read_reason(e: ReadError) -> DenyReason {
     match e {
-        BiscuitError::RunLimit(l) => DenyReason::RunLimit(l.to_string()),
-        _ => malformed,
+        ReadError::Malformed => DenyReason::MalformedToken,
+        ReadError::TooManyBlocks => DenyReason::TooManyBlocks,
+        ReadError::UnsupportedVersion(v) => DenyReason::UnsupportedVersion(v),
+        ReadError::MalformedAuthority => DenyReason::MalformedAuthority,
+        ReadError::MalformedDelegation(block) => DenyReason::MalformedDelegation { block },
+        ReadError::OutsideGrammar { block, what } => DenyReason::OutsideGrammar { block, what },
     }
 }
 
@@ -673,54 +587,4 @@ fn check_freshness(issued_at: i64, now: OffsetDateTime, limits: &Limits) -> Resu
         return Err(DenyReason::ProofFromFuture);
     }
     Ok(())
-}
-
-fn decode_reason(e: BiscuitError) -> DenyReason {
-    match e {
-        BiscuitError::Format(Format::UnknownPublicKey) => DenyReason::UnknownRootKey,
-        BiscuitError::Format(Format::Signature(_))
-        | BiscuitError::Format(Format::SealedSignature) => DenyReason::BadTokenSignature,
-        _ => DenyReason::MalformedToken,
-    }
-}
-
-fn run_reason(e: BiscuitError) -> DenyReason {
-    match e {
-        BiscuitError::RunLimit(l) => DenyReason::RunLimit(l.to_string()),
-        BiscuitError::Execution(x) => DenyReason::PolicyError(x.to_string()),
-        other => DenyReason::Internal(other.to_string()),
-    }
-}
-
-fn authorize_reason(e: BiscuitError) -> DenyReason {
-    match e {
-        BiscuitError::FailedLogic(Logic::NoMatchingPolicy { .. }) => DenyReason::ToolNotGranted,
-        BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. }) => {
-            // Report an expiry first: it explains every other failure of an old token.
-            let expired = checks.iter().find_map(|c| match c {
-                FailedCheck::Block(b) if b.rule.starts_with("check if time(") => Some(b.block_id),
-                _ => None,
-            });
-            match expired {
-                Some(block) => DenyReason::Expired { block },
-                None => failed_check(checks.first()),
-            }
-        }
-        BiscuitError::FailedLogic(other) => DenyReason::PolicyError(other.to_string()),
-        other => run_reason(other),
-    }
-}
-
-fn failed_check(check: Option<&FailedCheck>) -> DenyReason {
-    match check {
-        Some(FailedCheck::Block(b)) => DenyReason::CheckFailed {
-            block: b.block_id,
-            check: b.rule.clone(),
-        },
-        Some(FailedCheck::Authorizer(a)) => DenyReason::CheckFailed {
-            block: u32::MAX,
-            check: a.rule.clone(),
-        },
-        None => DenyReason::Internal("unauthorized without a failed check".to_owned()),
-    }
 }

@@ -29,11 +29,10 @@ fn deny(
     args: Value,
 ) -> DenyReason {
     let call = ToolCall::new(tool, args).unwrap();
-    let roots: TrustedRoots = w.authority.key().public().into();
-    let proof = match Token::from_base64(text, &roots) {
-        Ok(t) => CallProof::sign(key, &t, &w.executor, &call, now()).unwrap(),
-        Err(_) => CallProof::sign(key, &w.token(), &w.executor, &call, now()).unwrap(),
-    };
+    // The attacker holds the key: its proof names exactly the token it presents, so what
+    // denies a tampered token is the verifier's own check of it, not a proof mismatch.
+    let proof = proof_for_text(key, text, &w.executor, &call, now())
+        .unwrap_or_else(|| CallProof::sign(key, &w.token(), &w.executor, &call, now()).unwrap());
     reason(v.verify(text, &call, &proof))
 }
 
@@ -107,6 +106,7 @@ fn attack_resigned_authority_block_with_edited_facts() {
 #[test]
 fn attack_widening_block_appended_by_hand() {
     let w = World::new();
+    // Facts that would grant a tool or open a tool are outside the grammar of an attenuation.
     let b = raw(&w, &w.token())
         .append(
             BlockBuilder::new()
@@ -115,9 +115,26 @@ fn attack_widening_block_appended_by_hand() {
         )
         .unwrap();
     let text = b.to_base64().unwrap();
+    assert!(matches!(
+        deny(&w, &w.verifier(), &text, &w.alice, "publish", json!({})),
+        DenyReason::OutsideGrammar { block: 1, .. }
+    ));
+    // Within the grammar, a block can only narrow: a tool set naming `publish` grants nothing,
+    // and a closed argument list naming `x` does not open what the authority closed.
+    let b = raw(&w, &w.token())
+        .append(
+            BlockBuilder::new()
+                .code(
+                    r#"check if t($t), {"read_file", "search", "publish"}.contains($t);
+                       reject if t("read_file"), k($k), !{"path", "x"}.contains($k)"#,
+                )
+                .unwrap(),
+        )
+        .unwrap();
+    let text = b.to_base64().unwrap();
     assert_eq!(
         deny(&w, &w.verifier(), &text, &w.alice, "publish", json!({})),
-        DenyReason::ToolNotGranted
+        DenyReason::ToolNotGranted { block: 0 }
     );
     assert!(matches!(
         deny(
@@ -128,7 +145,7 @@ fn attack_widening_block_appended_by_hand() {
             "read_file",
             json!({"path": "/data/a", "x": 1})
         ),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentNotAllowed { block: 0, .. }
     ));
 }
 
@@ -187,7 +204,7 @@ fn attack_third_party_block_signed_by_a_non_holder() {
     let b = third_party(
         &raw(&w, &w.token()),
         &w.carol,
-        "d({i}, {h}, {a}, {c})",
+        "d({h}, {a}, {c})",
         &w.carol,
         w.carol_id,
     );
@@ -223,7 +240,7 @@ fn attack_delegation_to_self_to_reset_depth() {
     let b = third_party(
         &raw(&w, &me),
         &w.alice,
-        "d({i}, {h}, {a}, {c})",
+        "d({h}, {a}, {c})",
         &w.bob,
         w.bob_id,
     );
@@ -247,13 +264,7 @@ fn attack_depth_overflow() {
         .authority
         .issue(&w.grant().max_depth(0).build().unwrap())
         .unwrap();
-    let b = third_party(
-        &raw(&w, &t),
-        &w.alice,
-        "d({i}, {h}, {a}, {c})",
-        &w.bob,
-        w.bob_id,
-    );
+    let b = third_party(&raw(&w, &t), &w.alice, "d({h}, {a}, {c})", &w.bob, w.bob_id);
     assert_eq!(
         deny(
             &w,
@@ -453,7 +464,7 @@ fn attack_unicode_escaped_path_traversal() {
     let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
     assert!(matches!(
         reason(w.verifier().verify(&t.to_base64().unwrap(), &call, &proof)),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentRejected { .. }
     ));
 }
 
@@ -468,7 +479,7 @@ fn path_denied(p: &str) -> bool {
             "read_file",
             read(p)
         ),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentRejected { .. }
     )
 }
 
@@ -503,7 +514,7 @@ fn url_denied(u: &str) -> bool {
             "http_get",
             json!({"url": u})
         ),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentRejected { .. }
     )
 }
 
@@ -548,7 +559,7 @@ fn attack_regex_denial_of_service_is_linear_and_denied() {
             "search",
             json!({"q": evil})
         ),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentRejected { .. }
     ));
 }
 
@@ -677,7 +688,7 @@ fn attack_datalog_injection_through_string_fields() {
         assert!(
             matches!(
                 deny(&w, &w.verifier(), &t, &w.alice, "read_file", read(inj)),
-                DenyReason::CheckFailed { .. }
+                DenyReason::ArgumentRejected { .. }
             ),
             "{inj}"
         );
@@ -690,7 +701,7 @@ fn attack_datalog_injection_through_string_fields() {
                 "publish",
                 json!({ inj: inj })
             ),
-            DenyReason::ToolNotGranted
+            DenyReason::ToolNotGranted { block: 0 }
         );
         assert!(ToolName::new(inj).is_err());
         if inj.contains('"') {
@@ -710,7 +721,7 @@ fn attack_datalog_injection_through_string_fields() {
             "read_file",
             json!({"path": "/data/a", "t(\"publish\")": 1})
         ),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentNotAllowed { .. }
     ));
 }
 
@@ -728,7 +739,7 @@ fn attack_authority_claims_in_message_text() {
             "publish",
             args
         ),
-        DenyReason::ToolNotGranted
+        DenyReason::ToolNotGranted { block: 0 }
     );
 }
 
@@ -745,7 +756,8 @@ fn attack_forged_holder_fact_in_an_anonymous_block() {
         .code_with_params("holder({h}); v(1)", params, Default::default())
         .unwrap();
     let b = raw(&w, &w.token()).append(block).unwrap();
-    assert_eq!(
+    // Refused by the grammar reader (an attenuation carries no facts) before any signature.
+    assert!(matches!(
         deny(
             &w,
             &w.verifier(),
@@ -754,8 +766,8 @@ fn attack_forged_holder_fact_in_an_anonymous_block() {
             "search",
             json!({})
         ),
-        DenyReason::BadProofSignature
-    );
+        DenyReason::OutsideGrammar { block: 1, .. }
+    ));
 }
 
 #[test]
@@ -776,10 +788,11 @@ fn attack_fake_delegation_record_in_an_anonymous_block() {
         biscuit_auth::builder::Term::Bytes(vec![0; 32]),
     );
     let block = BlockBuilder::new()
-        .code_with_params("d(1, {h}, {a}, {c})", params, Default::default())
+        .code_with_params("d({h}, {a}, {c})", params, Default::default())
         .unwrap();
     let b = raw(&w, &w.token()).append(block).unwrap();
-    assert_eq!(
+    // A delegation record outside a third-party block is outside the grammar.
+    assert!(matches!(
         deny(
             &w,
             &w.verifier(),
@@ -788,8 +801,8 @@ fn attack_fake_delegation_record_in_an_anonymous_block() {
             "search",
             json!({})
         ),
-        DenyReason::BadProofSignature
-    );
+        DenyReason::OutsideGrammar { block: 1, .. }
+    ));
 }
 
 #[test]
@@ -976,7 +989,7 @@ fn attack_budget_raise_by_a_child() {
     let b = third_party(
         &raw(&w, &t),
         &w.alice,
-        r#"d({i}, {h}, {a}, {c}); lim({i}, "bud", "search", 100, 0)"#,
+        r#"d({h}, {a}, {c}); b("search", 100)"#,
         &w.bob,
         w.bob_id,
     );
@@ -1071,7 +1084,7 @@ fn attack_unknown_condition_kind_in_a_delegation() {
     let b = third_party(
         &raw(&w, &w.token()),
         &w.alice,
-        r#"d({i}, {h}, {a}, {c}); lim({i}, "from_the_future", "search", 1, 0)"#,
+        r#"d({h}, {a}, {c}); from_the_future("search", 1)"#,
         &w.bob,
         w.bob_id,
     );
@@ -1084,7 +1097,10 @@ fn attack_unknown_condition_kind_in_a_delegation() {
             "search",
             json!({})
         ),
-        DenyReason::MalformedDelegation { block: 1 }
+        DenyReason::OutsideGrammar {
+            block: 1,
+            what: "a fact"
+        }
     );
 }
 

@@ -118,7 +118,7 @@ fn audit_records_every_decision_and_verifies() {
     assert_eq!(Some(decisions[1].0.as_str()), d.audit_event());
     assert_eq!(decisions[0].1.decision, "allow");
     assert_eq!(decisions[1].1.decision, "deny");
-    assert_eq!(decisions[1].1.reason.as_deref(), Some("check_failed"));
+    assert_eq!(decisions[1].1.reason.as_deref(), Some("argument_rejected"));
     // Token ids only, never a token or a key.
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(&t.to_base64().unwrap()[..40]));

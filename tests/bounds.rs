@@ -160,11 +160,10 @@ fn verifier_debug_shows_its_configuration() {
     }
 }
 
-/// The Datalog fact bound also holds while the verifier reads the chain (before any call fact is
-/// loaded): a hand-appended block whose rules multiply its own facts is refused as a run limit,
-/// not mistaken for a malformed token.
+/// A hand-appended block whose rules would multiply its own facts is refused by the grammar
+/// reader before anything runs (the verifier has no Datalog engine to bound).
 #[test]
-fn fact_bound_while_reading_the_chain_is_a_run_limit() {
+fn a_block_with_rules_is_refused_before_anything_runs() {
     let w = World::new();
     let block = biscuit_auth::BlockBuilder::new()
         .code("f(1); f(2); f(3); f(4); f(5); f(6); f(7); f(8); pp($a, $b) <- f($a), f($b)")
@@ -174,12 +173,12 @@ fn fact_bound_while_reading_the_chain_is_a_run_limit() {
         .unwrap()
         .to_base64()
         .unwrap();
-    let v = w.verifier_with_limits(|l| l.max_facts = 50);
+    let v = w.verifier();
     let call = ToolCall::new("search", json!({})).unwrap();
-    // Signed for the genuine token: the chain is read before the proof's token id is compared.
+    // Signed for the genuine token: the grammar is read before the proof's token id is compared.
     let proof = CallProof::sign(&w.alice, &w.token(), &w.executor, &call, now()).unwrap();
     assert!(matches!(
         reason(v.verify(&text, &call, &proof)),
-        DenyReason::RunLimit(_)
+        DenyReason::OutsideGrammar { block: 1, .. }
     ));
 }

@@ -95,11 +95,11 @@ fn cache_warm_calls_still_check_the_proof_the_args_and_the_holder() {
             "read_file",
             read("/etc/passwd")
         )),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ArgumentRejected { .. }
     ));
     assert!(matches!(
         reason(call_on(&v, &clock, &w, &t, &w.bob, "search", json!({}))),
-        DenyReason::CheckFailed { .. }
+        DenyReason::ToolNotGranted { block: 1 }
     ));
     // A narrower token derived from a cached one is its own entry, with its own checks.
     let narrower = t

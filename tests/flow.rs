@@ -30,7 +30,7 @@ fn fail_outside_root_is_check_failed() {
     let t = w.token();
     let r = reason(w.call(&t, &w.alice, "read_file", read("/etc/passwd")));
     assert!(
-        matches!(r, DenyReason::CheckFailed { block: 0, .. }),
+        matches!(r, DenyReason::ArgumentRejected { block: 0, .. }),
         "{r:?}"
     );
 }
@@ -50,7 +50,7 @@ fn ok_delegated_holder_is_the_only_signer() {
     );
     assert!(matches!(
         reason(w.call(&t, &w.bob, "search", json!({"q": "x"}))),
-        DenyReason::CheckFailed { block: 1, .. }
+        DenyReason::ToolNotGranted { block: 1 }
     ));
 }
 
@@ -70,7 +70,7 @@ fn ok_attenuated_constraint_narrows() {
         .is_ok());
     assert!(matches!(
         reason(w.call(&t, &w.alice, "read_file", read("/data/private/a"))),
-        DenyReason::CheckFailed { block: 1, .. }
+        DenyReason::ArgumentRejected { block: 1, .. }
     ));
 }
 

@@ -132,7 +132,8 @@ proptest! {
 }
 
 /// A block made by hand (not through `attenuate`) that tries to add a tool, open a closed tool
-/// and loosen a constraint gains nothing: every block's checks still apply.
+/// and loosen a constraint gains nothing: facts that would grant are outside the grammar, and
+/// checks within it can only add conditions (every block's checks still apply).
 #[test]
 fn hand_made_widening_block_cannot_widen() {
     let w = World::new();
@@ -151,10 +152,43 @@ fn hand_made_widening_block_cannot_widen() {
         &w.authority.key().public().into(),
     )
     .unwrap();
+    assert!(matches!(
+        reason(w.call(&widened, &w.alice, "publish", json!({}))),
+        DenyReason::OutsideGrammar { block: 1, .. }
+    ));
+    // The same attempt within the grammar: a wider tool set, a wider closed list, a looser
+    // constraint on `path`.
+    let widening = BlockBuilder::new()
+        .code(
+            r#"check if t($t), {"read_file", "search", "publish"}.contains($t);
+               reject if t("read_file"), k($k), !{"path", "x"}.contains($k);
+               check if t($t), $t != "read_file" or g("/path", $g), $g.type() == "string" && $g.starts_with("/")"#,
+        )
+        .unwrap();
+    let b = Biscuit::from_base64(t.to_base64().unwrap(), root).unwrap();
+    let widened = Token::from_base64(
+        &b.append(widening).unwrap().to_base64().unwrap(),
+        &w.authority.key().public().into(),
+    )
+    .unwrap();
+    assert_eq!(widened.describe().unwrap().blocks.len(), 2);
     assert_eq!(
         reason(w.call(&widened, &w.alice, "publish", json!({}))),
-        DenyReason::ToolNotGranted
+        DenyReason::ToolNotGranted { block: 0 }
     );
+    assert!(matches!(
+        reason(w.call(
+            &widened,
+            &w.alice,
+            "read_file",
+            json!({"path": "/data/a", "x": 1})
+        )),
+        DenyReason::ArgumentNotAllowed { block: 0, .. }
+    ));
+    assert!(matches!(
+        reason(w.call(&widened, &w.alice, "read_file", read("/etc/passwd"))),
+        DenyReason::ArgumentRejected { block: 0, .. }
+    ));
     assert!(w
         .call(&widened, &w.alice, "read_file", read("/etc/passwd"))
         .is_err());

@@ -57,7 +57,7 @@ fn authority_claims_in_argument_values_change_nothing() {
         // A tool that is not granted stays denied with the same reason.
         assert_eq!(
             reason(w.call(&t, &w.alice, "publish", json!({ "text": m }))),
-            DenyReason::ToolNotGranted,
+            DenyReason::ToolNotGranted { block: 0 },
             "{m}"
         );
         // A path argument stays confined.
@@ -105,7 +105,7 @@ fn authority_claims_as_causes_and_labels_change_nothing() {
         assert!(run("read_file", read("/data/a")).is_ok(), "{m}");
         assert_eq!(
             reason(run("publish", json!({}))),
-            DenyReason::ToolNotGranted,
+            DenyReason::ToolNotGranted { block: 0 },
             "{m}"
         );
         assert!(run("read_file", read("/etc/passwd")).is_err(), "{m}");

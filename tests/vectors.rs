@@ -7,6 +7,10 @@
 //! ```sh
 //! AGENTCAP_REGENERATE_VECTORS=1 cargo test --test vectors regenerate
 //! ```
+//!
+//! `tests/vectors/v1/` keeps the vectors of vocabulary version 1: every one of their tokens must
+//! now be denied as `unsupported_version` (or earlier, by the same check of the call or proof
+//! that denied it then).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -182,28 +186,28 @@ fn specs() -> Vec<Spec> {
             json!({"q": "weather in lyon", "limit": 3}),
         ),
         spec(
-            "fail_check_failed_path_traversal",
+            "fail_argument_rejected_path_traversal",
             t0.clone(),
             1,
             "read_file",
             json!({"path": "/data/../etc/passwd"}),
         ),
         spec(
-            "fail_check_failed_attenuated_arg",
+            "fail_argument_rejected_attenuated_arg",
             att,
             1,
             "search",
             json!({"q": "stock prices", "limit": 3}),
         ),
         spec(
-            "fail_check_failed_narrowed_tool",
+            "fail_tool_not_granted_narrowed",
             t3.clone(),
             4,
             "search",
             json!({"q": "x"}),
         ),
         spec(
-            "fail_check_failed_closed_world",
+            "fail_argument_not_allowed_closed_world",
             t0.clone(),
             1,
             "read_file",
@@ -331,7 +335,8 @@ fn expected(s: &Spec) -> String {
     } else {
         let reason = s.name.trim_start_matches("fail_");
         let code = [
-            "check_failed",
+            "argument_rejected",
+            "argument_not_allowed",
             "tool_not_granted",
             "bad_proof_signature",
             "unknown_root_key",
@@ -402,10 +407,10 @@ vectors!(
     ok_one_hop_delegation,
     ok_three_hop_delegation,
     ok_attenuated_token,
-    fail_check_failed_path_traversal,
-    fail_check_failed_attenuated_arg,
-    fail_check_failed_narrowed_tool,
-    fail_check_failed_closed_world,
+    fail_argument_rejected_path_traversal,
+    fail_argument_rejected_attenuated_arg,
+    fail_tool_not_granted_narrowed,
+    fail_argument_not_allowed_closed_world,
     fail_tool_not_granted,
     fail_bad_proof_signature_previous_holder,
     fail_unknown_root_key,
@@ -415,11 +420,52 @@ vectors!(
     fail_proof_expired,
 );
 
+/// Every vector of vocabulary version 1 is refused: its tokens as `unsupported_version`, unless
+/// the call or proof is refused first (those checks come before the token is read).
+#[test]
+fn fail_unsupported_version_every_v1_vector() {
+    let v1 = dir().join("v1");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&v1).unwrap() {
+        let path = entry.unwrap().path();
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let root: RootPublicKey = file["root_public_key"].as_str().unwrap().parse().unwrap();
+        let at = OffsetDateTime::from_unix_timestamp(file["now"].as_i64().unwrap()).unwrap();
+        let tools: Vec<String> = serde_json::from_value(file["guarded_tools"].clone()).unwrap();
+        let v = Verifier::builder(
+            ExecutorId::new(file["executor"].as_str().unwrap()).unwrap(),
+            root.into(),
+            tools,
+        )
+        .clock(Arc::new(FixedClock(at)))
+        .build()
+        .unwrap();
+        let c = &file["call"];
+        let call = ToolCall::new(c["tool"].as_str().unwrap(), c["args"].clone()).unwrap();
+        let proof = CallProof::from_base64(file["proof"].as_str().unwrap()).unwrap();
+        let got = outcome(v.verify(file["token"].as_str().unwrap(), &call, &proof));
+        let then = file["expected"].as_str().unwrap();
+        let before_the_token = [
+            "deny:proof_for_another_executor",
+            "deny:proof_for_another_call",
+            "deny:proof_expired",
+        ];
+        if before_the_token.contains(&then) {
+            assert_eq!(got, then, "{}", path.display());
+        } else {
+            assert_eq!(got, "deny:unsupported_version", "{}", path.display());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "{seen} v1 vectors");
+}
+
 #[test]
 fn every_vector_file_has_a_test() {
     let mut files: Vec<String> = std::fs::read_dir(dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".json"))
         .filter_map(|f| f.strip_suffix(".json").map(str::to_owned))
         .collect();
     files.sort();

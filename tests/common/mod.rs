@@ -265,3 +265,51 @@ pub fn third_party(
     let public = PublicKey::from_bytes(&signer.public().to_bytes(), Algorithm::Ed25519).unwrap();
     token.append_third_party(public, signed).unwrap()
 }
+
+/// The token id a token text names (its last block's signature), read without checking
+/// anything: what an attacker holding the holder key signs a proof for.
+pub fn claimed_token_id(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    use prost::Message;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine.decode(text.trim()).ok()?;
+    let c = biscuit_auth::format::schema::Biscuit::decode(bytes.as_slice()).ok()?;
+    Some(c.blocks.last().unwrap_or(&c.authority).signature.clone())
+}
+
+/// A well-formed proof by `key` for whatever token `text` names, built from the documented
+/// binary form: lets a test present a tampered token with a valid proof, so the verifier's
+/// own token checks (not the proof) are what deny it.
+pub fn proof_for_text(
+    key: &AgentKey,
+    text: &str,
+    executor: &ExecutorId,
+    call: &ToolCall,
+    at: OffsetDateTime,
+) -> Option<CallProof> {
+    use ed25519_dalek::Signer;
+    let token_id = claimed_token_id(text)?;
+    let mut body = vec![1u8];
+    let put = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    put(&mut body, executor.as_str().as_bytes());
+    put(&mut body, &token_id);
+    body.extend_from_slice(&call.digest().ok()?.to_bytes());
+    body.extend_from_slice(&rand_nonce());
+    body.extend_from_slice(&at.unix_timestamp().to_be_bytes());
+    let mut preimage = b"agentcap/call-proof/v1\0".to_vec();
+    preimage.extend_from_slice(&body);
+    let signing = ed25519_dalek::SigningKey::from_bytes(&key.to_bytes());
+    body.extend_from_slice(&signing.sign(&preimage).to_bytes());
+    CallProof::from_bytes(&body).ok()
+}
+
+fn rand_nonce() -> [u8; 16] {
+    *uuid::Uuid::new_v4().as_bytes()
+}

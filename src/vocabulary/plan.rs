@@ -1,0 +1,313 @@
+//! The typed plan: a token's blocks compiled once per verified chain (regexes compiled, tools
+//! indexed) and evaluated natively against each call. Biscuit's authorizer is the reference
+//! semantics; the differential test in `tests.rs` holds the two equal.
+
+use std::collections::{HashMap, HashSet};
+
+use super::read::{ArgCheck, BlockRole, Condition, RawToken, ReadBlock};
+use crate::call::Digest;
+use crate::constraint::{compile_regex, Constraint};
+use crate::decision::{Chain, DenyReason};
+use crate::ids::{AgentId, AuthorityId, ToolName};
+use crate::keys::AgentPublicKey;
+use crate::token::Hop;
+use crate::value::ArgValue;
+
+/// What the walk over the delegation records found, before any signature was checked.
+#[derive(Debug)]
+pub(crate) struct Walked {
+    /// The key that must sign the call (bytes: decompressed only to check the proof).
+    pub(crate) holder: [u8; 32],
+}
+
+/// Walks the delegation records: each delegation must be signed by the holder before it, and
+/// there may be no more than the grant allows. Comparisons of bytes only: no crypto, nothing
+/// evaluated.
+pub(crate) fn walk(raw: &RawToken) -> Result<Walked, DenyReason> {
+    let mut blocks = raw.blocks.iter();
+    let Some(ReadBlock {
+        content:
+            super::read::BlockContent {
+                role: BlockRole::Authority(auth),
+                ..
+            },
+        ..
+    }) = blocks.next()
+    else {
+        return Err(DenyReason::MalformedAuthority);
+    };
+    let mut holder = auth.holder;
+    let mut depth: u32 = 0;
+    for (offset, block) in blocks.enumerate() {
+        let index = offset + 1;
+        match (&block.content.role, block.signer) {
+            (BlockRole::Delegation(d), Some(signer)) => {
+                if signer != holder {
+                    return Err(DenyReason::DelegationNotByHolder { block: index });
+                }
+                depth = depth.saturating_add(1);
+                if depth > auth.max_depth {
+                    return Err(DenyReason::DepthExceeded {
+                        depth,
+                        max: auth.max_depth,
+                    });
+                }
+                holder = d.holder;
+            }
+            (BlockRole::Attenuation, None) => {}
+            _ => return Err(DenyReason::MalformedDelegation { block: index }),
+        }
+    }
+    Ok(Walked { holder })
+}
+
+/// A constraint ready to evaluate: regexes compiled once.
+#[derive(Debug)]
+enum Compiled {
+    Regex(regex::Regex),
+    Plain(Constraint),
+    All(Vec<Compiled>),
+    Any(Vec<Compiled>),
+}
+
+impl Compiled {
+    fn new(c: &Constraint) -> Option<Self> {
+        Some(match c {
+            Constraint::Regex(p) => Compiled::Regex(compile_regex(p).ok()?),
+            Constraint::AllOf(parts) => {
+                Compiled::All(parts.iter().map(Compiled::new).collect::<Option<_>>()?)
+            }
+            Constraint::AnyOf(parts) => {
+                Compiled::Any(parts.iter().map(Compiled::new).collect::<Option<_>>()?)
+            }
+            other => Compiled::Plain(other.clone()),
+        })
+    }
+
+    /// `Ok` when `v` satisfies it; otherwise the kind of the leaf that refused it.
+    fn check(&self, v: &ArgValue<'_>) -> Result<(), &'static str> {
+        match self {
+            Compiled::Regex(re) => match v {
+                ArgValue::Str(s) if re.is_match(s) => Ok(()),
+                _ => Err("regex"),
+            },
+            Compiled::Plain(c) => {
+                if c.allows_value(v) {
+                    Ok(())
+                } else {
+                    Err(c.kind_name())
+                }
+            }
+            Compiled::All(parts) => parts.iter().try_for_each(|p| p.check(v)),
+            Compiled::Any(parts) => {
+                if parts.iter().any(|p| p.check(v).is_ok()) {
+                    Ok(())
+                } else {
+                    Err("any_of")
+                }
+            }
+        }
+    }
+}
+
+/// Everything every block requires of one tool.
+#[derive(Debug, Default)]
+struct ToolPlan {
+    /// The first block whose tool set leaves the tool out.
+    removed_by: Option<usize>,
+    /// Closed argument lists: (block, allowed top-level names).
+    closed: Vec<(usize, HashSet<String>)>,
+    /// Argument checks: (block, pointer, constraint).
+    args: Vec<(usize, String, Compiled)>,
+}
+
+/// A verified chain's typed plan.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    tools: HashMap<ToolName, ToolPlan>,
+    /// (block, expiry in Unix seconds), in block order.
+    expiries: Vec<(usize, u64)>,
+    /// Use conditions of the authority (block 0) and of each delegation block, in order (a
+    /// delegation without conditions has an empty list: fan-out counts hops by position).
+    pub(crate) conditions: Vec<(usize, Vec<Condition>)>,
+    /// Every block's revocation id, authority first.
+    pub(crate) revocation_ids: Vec<Vec<u8>>,
+}
+
+/// Compiles a token whose signatures verified into its chain and plan.
+pub(crate) fn compile(raw: &RawToken) -> Result<(Chain, Plan), DenyReason> {
+    let mut blocks = raw.blocks.iter();
+    let Some(authority) = blocks.next() else {
+        return Err(DenyReason::MalformedAuthority);
+    };
+    let BlockRole::Authority(auth) = &authority.content.role else {
+        return Err(DenyReason::MalformedAuthority);
+    };
+    let root_holder =
+        AgentPublicKey::from_bytes(&auth.holder).map_err(|_| DenyReason::MalformedAuthority)?;
+    let issuer =
+        AuthorityId::new(auth.issuer.as_str()).map_err(|_| DenyReason::MalformedAuthority)?;
+    let root_agent = AgentId::from_slice(&auth.agent).ok_or(DenyReason::MalformedAuthority)?;
+    let root_key_id = raw.root_key_id.ok_or(DenyReason::UnknownRootKey)?;
+
+    let granted = authority.content.tools.clone().unwrap_or_default();
+    let mut tools: HashMap<ToolName, ToolPlan> = granted
+        .iter()
+        .map(|t| (t.clone(), ToolPlan::default()))
+        .collect();
+    let mut expiries = Vec::new();
+    let mut conditions = Vec::new();
+    let mut hops = Vec::new();
+    let mut holder = root_holder;
+    for (index, block) in raw.blocks.iter().enumerate() {
+        let c = &block.content;
+        if let Some(kept) = &c.tools {
+            for (name, plan) in tools.iter_mut() {
+                if plan.removed_by.is_none() && !kept.contains(name) {
+                    plan.removed_by = Some(index);
+                }
+            }
+        }
+        for ArgCheck {
+            tool,
+            pointer,
+            constraint,
+        } in &c.args
+        {
+            if let Some(plan) = tools.get_mut(tool) {
+                let compiled = Compiled::new(constraint).ok_or(DenyReason::OutsideGrammar {
+                    block: index,
+                    what: "a regex",
+                })?;
+                plan.args.push((index, pointer.clone(), compiled));
+            }
+        }
+        for (tool, keys) in &c.closed {
+            if let Some(plan) = tools.get_mut(tool) {
+                plan.closed.push((index, keys.iter().cloned().collect()));
+            }
+        }
+        if let Some(at) = c.expires_at {
+            expiries.push((index, at));
+        }
+        match &c.role {
+            BlockRole::Authority(_) => conditions.push((index, c.conditions.clone())),
+            BlockRole::Delegation(d) => {
+                conditions.push((index, c.conditions.clone()));
+                let malformed = DenyReason::MalformedDelegation { block: index };
+                let delegator = block
+                    .signer
+                    .and_then(|s| AgentPublicKey::from_bytes(&s).ok())
+                    .ok_or_else(|| malformed.clone())?;
+                let next = AgentPublicKey::from_bytes(&d.holder).map_err(|_| malformed.clone())?;
+                let agent = AgentId::from_slice(&d.agent).ok_or_else(|| malformed.clone())?;
+                if delegator != holder {
+                    return Err(DenyReason::DelegationNotByHolder { block: index });
+                }
+                hops.push(Hop {
+                    delegator,
+                    holder: next,
+                    agent,
+                    cause: Digest::from_bytes(d.cause),
+                });
+                holder = next;
+            }
+            BlockRole::Attenuation => {}
+        }
+    }
+    let chain = Chain {
+        root_key_id,
+        issuer,
+        root_agent,
+        root_holder,
+        hops,
+    };
+    let plan = Plan {
+        tools,
+        expiries,
+        conditions,
+        revocation_ids: raw.blocks.iter().map(|b| b.revocation_id.clone()).collect(),
+    };
+    Ok((chain, plan))
+}
+
+/// The call as the plan sees it: the facts biscuit's authorizer would get.
+pub(crate) struct CallView<'a> {
+    pub(crate) tool: &'a ToolName,
+    /// Every scalar leaf: (JSON Pointer, value).
+    pub(crate) leaves: &'a [(String, ArgValue<'a>)],
+    /// Every top-level argument name.
+    pub(crate) top_keys: &'a [&'a str],
+    /// The decision time, Unix seconds.
+    pub(crate) now: i64,
+}
+
+/// Leaves by pointer: a scan for a few, a map for many.
+enum Lookup<'a, 'b> {
+    Scan(&'b [(String, ArgValue<'a>)]),
+    Map(HashMap<&'b str, ArgValue<'a>>),
+}
+
+impl<'a, 'b> Lookup<'a, 'b> {
+    fn new(leaves: &'b [(String, ArgValue<'a>)]) -> Self {
+        if leaves.len() <= 8 {
+            Lookup::Scan(leaves)
+        } else {
+            Lookup::Map(leaves.iter().map(|(p, v)| (p.as_str(), *v)).collect())
+        }
+    }
+
+    /// The scalar at `pointer`: what biscuit's authorizer gets as an argument fact (containers
+    /// and unportable numbers have none).
+    fn get(&self, pointer: &str) -> Option<ArgValue<'a>> {
+        let v = match self {
+            Lookup::Scan(leaves) => leaves.iter().find(|(p, _)| p == pointer).map(|(_, v)| *v),
+            Lookup::Map(m) => m.get(pointer).copied(),
+        }?;
+        (!matches!(v, ArgValue::Container | ArgValue::Unportable)).then_some(v)
+    }
+}
+
+impl Plan {
+    /// Every block's conditions against one call: expiry first (it explains every other
+    /// failure of an old token), then the tool, the closed argument lists, the constraints.
+    pub(crate) fn evaluate(&self, call: &CallView<'_>) -> Result<(), DenyReason> {
+        let now = u64::try_from(call.now).unwrap_or(0);
+        if let Some((block, _)) = self.expiries.iter().find(|(_, at)| now > *at) {
+            return Err(DenyReason::Expired {
+                block: u32::try_from(*block).unwrap_or(u32::MAX),
+            });
+        }
+        let Some(tool) = self.tools.get(call.tool) else {
+            return Err(DenyReason::ToolNotGranted { block: 0 });
+        };
+        if let Some(block) = tool.removed_by {
+            return Err(DenyReason::ToolNotGranted { block });
+        }
+        for (block, allowed) in &tool.closed {
+            if let Some(key) = call.top_keys.iter().find(|k| !allowed.contains(**k)) {
+                return Err(DenyReason::ArgumentNotAllowed {
+                    block: *block,
+                    argument: (*key).to_owned(),
+                });
+            }
+        }
+        let leaves = Lookup::new(call.leaves);
+        for (block, pointer, constraint) in &tool.args {
+            let Some(value) = leaves.get(pointer) else {
+                return Err(DenyReason::ArgumentMissing {
+                    block: *block,
+                    pointer: pointer.clone(),
+                });
+            };
+            constraint
+                .check(&value)
+                .map_err(|kind| DenyReason::ArgumentRejected {
+                    block: *block,
+                    pointer: pointer.clone(),
+                    constraint: kind,
+                })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,396 @@
+//! The writer and the reader agree (round trips), and the native plan decides exactly as
+//! biscuit's own authorizer does on the same token and call facts (the differential test).
+//!
+//! `PROPTEST_CASES=10000 cargo test --lib vocabulary::tests::native_equals_reference`
+//! is the dedicated run; `.ci/run` runs 1,000 cases.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::plan::{self, CallView};
+use super::read;
+use super::run::reference;
+use super::write::{self, DelegationFacts};
+use crate::call::{leaves, ArgBounds};
+use crate::constraint::{Constraint, Scalar, ValueSet};
+use crate::grant::{Grant, Narrowing, ToolGrant};
+use crate::ids::{AgentId, AuthorityId, ToolName};
+use crate::keys::{AgentKey, AuthorityKey, TrustedRoots};
+use crate::token::Token;
+use crate::url_policy::UrlPolicy;
+use crate::Authority;
+
+const NOW: i64 = 1_800_000_000;
+
+fn authority() -> Authority {
+    Authority::new(
+        AuthorityId::new("ops").unwrap(),
+        AuthorityKey::from_bytes(1, &[7; 32]),
+    )
+}
+
+fn roots() -> TrustedRoots {
+    authority().key().public().into()
+}
+
+fn key(i: u8) -> AgentKey {
+    AgentKey::from_bytes(&[i.wrapping_add(1); 32])
+}
+
+fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn strs(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Every constraint kind, with parameters that values in `value()` hit and miss.
+fn leaf() -> impl Strategy<Value = Constraint> {
+    let s = prop::sample::select(vec!["", "a", "r", "rw", "/data/x", "report.csv", "abc"]);
+    prop_oneof![
+        s.clone()
+            .prop_map(|x| Constraint::Exact(Scalar::Str(x.to_owned()))),
+        (-2i64..3).prop_map(|i| Constraint::Exact(Scalar::Int(i))),
+        any::<bool>().prop_map(|b| Constraint::Exact(Scalar::Bool(b))),
+        prop::sample::subsequence(vec!["a", "r", "rw", "/data/x"], 1..3)
+            .prop_map(|v| Constraint::OneOf(ValueSet::Strs(strs(&v)))),
+        prop::sample::subsequence(vec![-1i64, 0, 1, 7], 1..3)
+            .prop_map(|v| Constraint::OneOf(ValueSet::Ints(v.into_iter().collect()))),
+        prop::sample::subsequence(vec!["a", "r", "/data/x/y"], 1..3)
+            .prop_map(|v| Constraint::NotOneOf(ValueSet::Strs(strs(&v)))),
+        prop::sample::subsequence(vec![0i64, 7], 1..2)
+            .prop_map(|v| Constraint::NotOneOf(ValueSet::Ints(v.into_iter().collect()))),
+        prop::sample::select(vec!["/data", "a", "https://", ""])
+            .prop_map(|p| Constraint::Prefix(p.to_owned())),
+        prop::sample::select(vec![".csv", "x", "y"]).prop_map(|p| Constraint::Suffix(p.to_owned())),
+        prop::sample::select(vec!["/data", "/data/x", "/"])
+            .prop_map(|p| Constraint::SubPath(p.to_owned())),
+        prop::sample::select(vec![
+            (vec!["https"], vec!["api.example.com"]),
+            (vec!["http", "https"], vec!["*.example.com"]),
+        ])
+        .prop_filter_map("valid policy", |(s, h)| UrlPolicy::new(s, h)
+            .ok()
+            .map(Constraint::Url)),
+        (-3i64..3, 0i64..10).prop_map(|(a, w)| Constraint::IntRange { min: a, max: a + w }),
+        (-3i64..3, 0i64..6).prop_map(|(a, w)| Constraint::NumberRange {
+            min: a as f64 / 2.0,
+            max: (a + w) as f64 / 2.0
+        }),
+        prop::sample::select(vec!["a.*", "[a-z]+", "r|rw", "/data/.*", "x)|(?:y"])
+            .prop_map(|p| Constraint::Regex(p.to_owned())),
+        (0u32..12).prop_map(Constraint::MaxLength),
+    ]
+}
+
+fn constraint() -> impl Strategy<Value = Constraint> {
+    prop_oneof![
+        4 => leaf(),
+        1 => Just(Constraint::Any),
+    ]
+    .prop_recursive(2, 12, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..4).prop_map(Constraint::AllOf),
+            prop::collection::vec(inner, 1..4).prop_map(Constraint::AnyOf),
+        ]
+    })
+}
+
+const POINTERS: [&str; 5] = ["/path", "/mode", "/n", "/opts/level", "/list/0"];
+const TOOLS: [&str; 3] = ["read_file", "search", "publish"];
+
+fn tool_grant() -> impl Strategy<Value = ToolGrant> {
+    (
+        prop::collection::btree_map(prop::sample::select(POINTERS.to_vec()), constraint(), 0..3),
+        any::<bool>(),
+    )
+        .prop_map(|(args, open)| {
+            let mut g = ToolGrant::new();
+            for (p, c) in args {
+                g = g.arg(p, c);
+            }
+            if open {
+                g = g.allow_other_args();
+            }
+            g
+        })
+}
+
+/// One block after the authority: an anonymous or a delegated narrowing, written straight
+/// (not checked for narrowing: the verifier must hold every block whatever it says).
+#[derive(Debug, Clone)]
+struct Step {
+    delegate: bool,
+    tools: Option<Vec<&'static str>>,
+    args: Vec<(&'static str, &'static str, Constraint)>,
+    close: Vec<(&'static str, Vec<&'static str>)>,
+    expires: Option<i64>,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        any::<bool>(),
+        prop::option::of(prop::sample::subsequence(TOOLS.to_vec(), 1..3)),
+        prop::collection::vec(
+            (
+                prop::sample::select(TOOLS.to_vec()),
+                prop::sample::select(POINTERS.to_vec()),
+                constraint(),
+            ),
+            0..3,
+        ),
+        prop::collection::vec(
+            (
+                prop::sample::select(TOOLS.to_vec()),
+                prop::sample::subsequence(vec!["path", "mode", "n", "opts", "list"], 0..4),
+            ),
+            0..2,
+        ),
+        prop::option::of(prop::sample::select(vec![NOW - 1, NOW, NOW + 50])),
+    )
+        .prop_map(|(delegate, tools, args, close, expires)| Step {
+            delegate,
+            tools,
+            args,
+            close,
+            expires,
+        })
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            "a",
+            "r",
+            "rw",
+            "x",
+            "abc",
+            "/data",
+            "/data/x",
+            "/data/x/y",
+            "/data/../etc",
+            "/etc/passwd",
+            "report.csv",
+            "https://api.example.com/v1",
+            "http://a.example.com",
+            "https://evil.com",
+            "xy",
+        ])
+        .prop_map(|s| json!(s)),
+        (-3i64..9).prop_map(|i| json!(i)),
+        prop::sample::select(vec![0.5, -1.5, 2.5, 1.0]).prop_map(|f| json!(f)),
+        any::<bool>().prop_map(|b| json!(b)),
+        Just(Value::Null),
+    ]
+}
+
+fn args() -> impl Strategy<Value = Value> {
+    (
+        prop::option::of(value()),
+        prop::option::of(value()),
+        prop::option::of(value()),
+        prop::option::of(value()),
+        prop::option::of(value()),
+        prop::option::of(value()),
+    )
+        .prop_map(|(path, mode, n, level, first, extra)| {
+            let mut m = serde_json::Map::new();
+            let mut put = |k: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    m.insert(k.to_owned(), v);
+                }
+            };
+            put("path", path);
+            put("mode", mode);
+            put("n", n);
+            put("opts", level.map(|l| json!({ "level": l })));
+            put("list", first.map(|f| json!([f, "tail"])));
+            put("extra", extra);
+            Value::Object(m)
+        })
+}
+
+fn build(grant_tools: BTreeMap<&'static str, ToolGrant>, steps: &[Step]) -> Token {
+    let mut builder = Grant::builder(
+        AgentId::from_uuid(uuid::Uuid::nil()),
+        key(0).public(),
+        at(NOW + 100),
+    )
+    .max_depth(16);
+    for (t, g) in grant_tools {
+        builder = builder.tool(t, g);
+    }
+    let grant = builder.build().expect("grant");
+    let mut token = authority().issue(&grant).expect("issue");
+    let mut holder = 0u8;
+    for s in steps {
+        let mut n = Narrowing::new();
+        if let Some(t) = &s.tools {
+            n = n.only_tools(t.iter().copied());
+        }
+        for (t, p, c) in &s.args {
+            n = n.constrain(t, p, c.clone());
+        }
+        if let Some(e) = s.expires {
+            n = n.expires_at(at(e));
+        }
+        let close: BTreeMap<ToolName, BTreeSet<String>> = s
+            .close
+            .iter()
+            .map(|(t, keys)| (ToolName::new(*t).unwrap(), strs(keys)))
+            .collect();
+        if s.delegate {
+            let facts = DelegationFacts {
+                next_holder: key(holder + 1).public(),
+                next_agent: AgentId::from_uuid(uuid::Uuid::nil()),
+                cause: [holder; 32],
+            };
+            let block = write::narrowing_block(&n, &close, Some(&facts)).expect("block");
+            let request = token.biscuit.third_party_request().expect("request");
+            let signed = request
+                .create_block(&key(holder).to_biscuit().expect("key"), block)
+                .expect("signed");
+            token = Token {
+                biscuit: token
+                    .biscuit
+                    .append_third_party(key(holder).public().to_biscuit().expect("pk"), signed)
+                    .expect("append"),
+            };
+            holder += 1;
+        } else if let Ok(block) = write::narrowing_block(&n, &close, None) {
+            token = Token {
+                biscuit: token.biscuit.append(block).expect("append"),
+            };
+        }
+    }
+    token
+}
+
+fn decide(
+    token: &Token,
+    tool: &str,
+    args: &Value,
+    now: i64,
+) -> (Result<(), crate::DenyReason>, bool) {
+    let bytes = token.biscuit.to_vec().unwrap();
+    let raw = read::read_bytes(bytes.clone(), 64).expect("the writer's blocks read back");
+    let (_, plan) = plan::compile(&raw).expect("compiles");
+    let bounds = ArgBounds {
+        max_depth: 32,
+        max_leaves: 1024,
+    };
+    let (leaves, keys) = leaves(args, &bounds).expect("small args");
+    let tool = ToolName::new(tool).unwrap();
+    let view = CallView {
+        tool: &tool,
+        leaves: &leaves,
+        top_keys: &keys,
+        now,
+    };
+    let native = plan.evaluate(&view);
+    let reference = reference::allows(&bytes, &roots(), &view).expect("reference runs");
+    (native, reference)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
+    /// The native plan allows exactly the calls biscuit's own authorizer allows.
+    #[test]
+    fn native_equals_reference(
+        grant_tools in prop::collection::btree_map(prop::sample::select(TOOLS.to_vec()), tool_grant(), 1..3),
+        steps in prop::collection::vec(step(), 0..4),
+        tool in prop::sample::select(vec!["read_file", "search", "publish", "delete"]),
+        args in args(),
+        now in prop::sample::select(vec![NOW - 1, NOW, NOW + 1, NOW + 50, NOW + 51, NOW + 100, NOW + 101]),
+    ) {
+        let token = build(grant_tools, &steps);
+        let (native, reference) = decide(&token, tool, &args, now);
+        prop_assert_eq!(native.is_ok(), reference, "native {:?}", native);
+    }
+
+    /// Every constraint reads back as what was written (an all-of or any-of of one part reads
+    /// back as that part: the same ops, the same semantics).
+    #[test]
+    fn constraints_round_trip(c in constraint()) {
+        prop_assume!(!matches!(c, Constraint::Any));
+            let token = build(
+            BTreeMap::from([("read_file", ToolGrant::new().arg("/path", c.clone()))]),
+            &[],
+        );
+            let raw = read::read_bytes(token.biscuit.to_vec().unwrap(), 64).unwrap();
+        let read_back = raw.blocks.first().and_then(|b| b.content.args.first()).map(|a| a.constraint.clone());
+        prop_assert_eq!(read_back.map(normal), Some(normal(c)));
+    }
+}
+
+/// Flattens single-part and same-kind nested all-of / any-of, as the ops do.
+fn normal(c: Constraint) -> Constraint {
+    match c {
+        Constraint::AllOf(parts) | Constraint::AnyOf(parts) if parts.len() == 1 => parts
+            .into_iter()
+            .next()
+            .map(normal)
+            .unwrap_or(Constraint::Any),
+        Constraint::AllOf(parts) => Constraint::AllOf(flat(parts, true)),
+        Constraint::AnyOf(parts) => Constraint::AnyOf(flat(parts, false)),
+        other => other,
+    }
+}
+
+fn flat(parts: Vec<Constraint>, all: bool) -> Vec<Constraint> {
+    let mut out = Vec::new();
+    for (i, p) in parts.into_iter().map(normal).enumerate() {
+        match p {
+            // Only a left-most nested chain of the same operator merges (a nested one on the
+            // right sits in its own closure).
+            Constraint::AllOf(inner) if all && i == 0 => out.extend(inner),
+            Constraint::AnyOf(inner) if !all && i == 0 => out.extend(inner),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_token_reads_back_with_its_records() {
+    let token = build(
+        BTreeMap::from([(
+            "read_file",
+            ToolGrant::new().arg("path", Constraint::SubPath("/data".into())),
+        )]),
+        &[Step {
+            delegate: true,
+            tools: None,
+            args: vec![],
+            close: vec![],
+            expires: None,
+        }],
+    );
+    let raw = read::read_bytes(token.biscuit.to_vec().unwrap(), 64).unwrap();
+    assert_eq!(raw.blocks.len(), 2);
+    assert!(matches!(
+        raw.blocks[0].content.role,
+        read::BlockRole::Authority(_)
+    ));
+    assert!(matches!(
+        raw.blocks[1].content.role,
+        read::BlockRole::Delegation(_)
+    ));
+    assert_eq!(raw.blocks[1].signer, Some(key(0).public().to_bytes()));
+    assert!(plan::walk(&raw).is_ok());
+}

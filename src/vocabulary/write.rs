@@ -1,0 +1,403 @@
+//! The writer: every block the crate emits, built from typed values.
+//!
+//! INVARIANT: no Datalog text is parsed here. Facts, checks and expressions are assembled as
+//! biscuit builder values, and every caller-supplied value (tool names, pointers, constraint
+//! parameters, ids, keys, digests) is a term. The reader in `read.rs` accepts exactly these
+//! shapes; a round-trip test holds the two together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use biscuit_auth::builder::{
+    Binary, BlockBuilder, Check, CheckKind, Expression, Fact, Op, Predicate, Rule, Term, Unary,
+};
+use time::OffsetDateTime;
+
+use super::names as n;
+use super::VERSION;
+use crate::constraint::{anchored, Constraint, Scalar, ValueSet};
+use crate::error::Error;
+use crate::grant::{top_level_key, Grant, Narrowing, UseLimits};
+use crate::ids::{AgentId, AuthorityId, Label, ToolName};
+use crate::keys::AgentPublicKey;
+
+fn var(name: &str) -> Term {
+    Term::Variable(name.to_owned())
+}
+
+fn string(s: &str) -> Term {
+    Term::Str(s.to_owned())
+}
+
+fn int(i: impl TryInto<i64>) -> Term {
+    Term::Integer(i.try_into().unwrap_or(i64::MAX))
+}
+
+fn date(t: OffsetDateTime) -> Term {
+    Term::Date(u64::try_from(t.unix_timestamp()).unwrap_or(0))
+}
+
+fn pred(name: &str, terms: Vec<Term>) -> Predicate {
+    Predicate::new(name.to_owned(), terms)
+}
+
+fn fact(name: &str, terms: Vec<Term>) -> Fact {
+    Fact::new(name.to_owned(), terms)
+}
+
+fn query(body: Vec<Predicate>, ops: Vec<Op>) -> Rule {
+    Rule::new(
+        pred(n::QUERY, vec![]),
+        body,
+        vec![Expression { ops }],
+        vec![],
+    )
+}
+
+fn labels(set: &BTreeSet<Label>) -> Term {
+    Term::Set(set.iter().map(|l| string(l.as_str())).collect())
+}
+
+/// The postfix ops of a constraint over the argument variable. Every leaf is type-guarded, so
+/// a value of another type makes it false, never an evaluation error (an error inside an
+/// any-of would otherwise deny where a later branch allows).
+pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
+    let v = || Op::Value(var(n::ARG));
+    let guard = |ty: &str, body: Vec<Op>, out: &mut Vec<Op>| {
+        out.extend([
+            v(),
+            Op::Unary(Unary::TypeOf),
+            Op::Value(string(ty)),
+            Op::Binary(Binary::HeterogeneousEqual),
+            Op::Closure(vec![], body),
+            Op::Binary(Binary::LazyAnd),
+        ]);
+    };
+    let set = |s: &ValueSet| match s {
+        ValueSet::Strs(v) => (n::STRING, Term::Set(v.iter().map(|x| string(x)).collect())),
+        ValueSet::Ints(v) => (n::INTEGER, Term::Set(v.iter().map(|i| int(*i)).collect())),
+    };
+    match c {
+        Constraint::Any => out.push(Op::Value(Term::Bool(true))),
+        Constraint::Exact(s) => {
+            let (ty, t) = match s {
+                Scalar::Str(x) => (n::STRING, string(x)),
+                Scalar::Int(i) => (n::INTEGER, int(*i)),
+                Scalar::Bool(b) => (n::BOOL, Term::Bool(*b)),
+            };
+            let body = vec![v(), Op::Value(t), Op::Binary(Binary::HeterogeneousEqual)];
+            guard(ty, body, out);
+        }
+        Constraint::OneOf(s) | Constraint::NotOneOf(s) => {
+            let (ty, t) = set(s);
+            let mut body = vec![Op::Value(t), v(), Op::Binary(Binary::Contains)];
+            if matches!(c, Constraint::NotOneOf(_)) {
+                body.push(Op::Unary(Unary::Negate));
+            }
+            guard(ty, body, out);
+        }
+        Constraint::Prefix(x) | Constraint::Suffix(x) => {
+            let op = if matches!(c, Constraint::Prefix(_)) {
+                Binary::Prefix
+            } else {
+                Binary::Suffix
+            };
+            guard(
+                n::STRING,
+                vec![v(), Op::Value(string(x)), Op::Binary(op)],
+                out,
+            );
+        }
+        Constraint::SubPath(root) => {
+            let body = vec![
+                v(),
+                Op::Value(string(root)),
+                Op::Binary(Binary::Ffi(n::EXT_PATH.to_owned())),
+            ];
+            guard(n::STRING, body, out);
+        }
+        Constraint::Url(policy) => {
+            let json = serde_json::to_string(policy).unwrap_or_default();
+            let body = vec![
+                v(),
+                Op::Value(string(&json)),
+                Op::Binary(Binary::Ffi(n::EXT_URL.to_owned())),
+            ];
+            guard(n::STRING, body, out);
+        }
+        Constraint::IntRange { min, max } => {
+            let body = vec![
+                v(),
+                Op::Value(int(*min)),
+                Op::Binary(Binary::GreaterOrEqual),
+                Op::Closure(
+                    vec![],
+                    vec![v(), Op::Value(int(*max)), Op::Binary(Binary::LessOrEqual)],
+                ),
+                Op::Binary(Binary::LazyAnd),
+            ];
+            guard(n::INTEGER, body, out);
+        }
+        Constraint::NumberRange { min, max } => {
+            // Numbers that are not integers have no Datalog type: the extern function reads
+            // integers and 8-byte big-endian doubles, and is false for anything else.
+            let json = serde_json::to_string(&[min, max]).unwrap_or_default();
+            out.extend([
+                v(),
+                Op::Value(string(&json)),
+                Op::Binary(Binary::Ffi(n::EXT_NUM.to_owned())),
+            ]);
+        }
+        Constraint::Regex(pattern) => {
+            let body = vec![
+                v(),
+                Op::Value(string(&anchored(pattern))),
+                Op::Binary(Binary::Regex),
+            ];
+            guard(n::STRING, body, out);
+        }
+        Constraint::MaxLength(len) => {
+            let body = vec![
+                v(),
+                Op::Unary(Unary::Length),
+                Op::Value(int(*len)),
+                Op::Binary(Binary::LessOrEqual),
+            ];
+            guard(n::STRING, body, out);
+        }
+        Constraint::AllOf(parts) | Constraint::AnyOf(parts) => {
+            let op = if matches!(c, Constraint::AllOf(_)) {
+                Binary::LazyAnd
+            } else {
+                Binary::LazyOr
+            };
+            let mut iter = parts.iter();
+            if let Some(first) = iter.next() {
+                constraint_ops(first, out);
+            }
+            for part in iter {
+                let mut inner = Vec::new();
+                constraint_ops(part, &mut inner);
+                out.push(Op::Closure(vec![], inner));
+                out.push(Op::Binary(op.clone()));
+            }
+        }
+    }
+}
+
+/// `check if t($t), $t != TOOL or g(POINTER, $g), <constraint>`.
+fn arg_check(tool: &ToolName, pointer: &str, c: &Constraint) -> Check {
+    let other_tool = query(
+        vec![pred(n::TOOL, vec![var(n::TOOL)])],
+        vec![
+            Op::Value(var(n::TOOL)),
+            Op::Value(string(tool.as_str())),
+            Op::Binary(Binary::HeterogeneousNotEqual),
+        ],
+    );
+    let mut ops = Vec::new();
+    constraint_ops(c, &mut ops);
+    let holds = query(vec![pred(n::ARG, vec![string(pointer), var(n::ARG)])], ops);
+    Check {
+        queries: vec![other_tool, holds],
+        kind: CheckKind::One,
+    }
+}
+
+/// `reject if t(TOOL), k($k), ![keys].contains($k)`: for `tool`, every top-level argument
+/// must be one of `keys` (`reject if`, so a call with no arguments passes).
+fn closed_check(tool: &ToolName, keys: &BTreeSet<String>) -> Check {
+    let set = Term::Set(keys.iter().map(|k| string(k)).collect());
+    Check {
+        queries: vec![query(
+            vec![
+                pred(n::TOOL, vec![string(tool.as_str())]),
+                pred(n::KEY, vec![var(n::KEY)]),
+            ],
+            vec![
+                Op::Value(set),
+                Op::Value(var(n::KEY)),
+                Op::Binary(Binary::Contains),
+                Op::Unary(Unary::Negate),
+            ],
+        )],
+        kind: CheckKind::Reject,
+    }
+}
+
+/// `check if t($t), [tools].contains($t)`.
+fn tool_check<'a>(tools: impl IntoIterator<Item = &'a ToolName>) -> Check {
+    let set = Term::Set(tools.into_iter().map(|t| string(t.as_str())).collect());
+    Check {
+        queries: vec![query(
+            vec![pred(n::TOOL, vec![var(n::TOOL)])],
+            vec![
+                Op::Value(set),
+                Op::Value(var(n::TOOL)),
+                Op::Binary(Binary::Contains),
+            ],
+        )],
+        kind: CheckKind::One,
+    }
+}
+
+/// `check if time($time), $time <= EXPIRY`.
+fn expiry_check(at: OffsetDateTime) -> Check {
+    Check {
+        queries: vec![query(
+            vec![pred(n::TIME, vec![var(n::TIME)])],
+            vec![
+                Op::Value(var(n::TIME)),
+                Op::Value(date(at)),
+                Op::Binary(Binary::LessOrEqual),
+            ],
+        )],
+        kind: CheckKind::One,
+    }
+}
+
+/// The facts of one tool's use conditions.
+fn use_facts(tool: &ToolName, l: &UseLimits, out: &mut Vec<Fact>) {
+    let t = || string(tool.as_str());
+    if let Some(uses) = l.budget {
+        out.push(fact(n::BUDGET, vec![t(), int(uses)]));
+    }
+    if let Some((calls, secs)) = l.rate {
+        out.push(fact(n::RATE, vec![t(), int(calls), int(secs)]));
+    }
+    if let Some(k) = l.approvals {
+        out.push(fact(n::APPROVALS, vec![t(), int(k)]));
+    }
+    if let Some(k) = l.label_approvals {
+        out.push(fact(n::LABEL_APPROVALS, vec![t(), int(k)]));
+    }
+    if let Some(tier) = l.min_tier {
+        out.push(fact(n::TIER, vec![t(), int(tier)]));
+    }
+    if let Some(accepted) = &l.accepted_labels {
+        out.push(fact(n::ACCEPTS, vec![t(), labels(accepted)]));
+    }
+}
+
+fn chain_facts(fan_out: Option<u32>, max_hops: Option<u32>, out: &mut Vec<Fact>) {
+    if let Some(k) = fan_out {
+        out.push(fact(n::FAN_OUT, vec![int(k)]));
+    }
+    if let Some(h) = max_hops {
+        out.push(fact(n::HOPS, vec![int(h)]));
+    }
+}
+
+fn block(facts: Vec<Fact>, checks: Vec<Check>) -> Result<BlockBuilder, Error> {
+    let mut b = BlockBuilder::new();
+    for f in facts {
+        b = b.fact(f)?;
+    }
+    for c in checks {
+        b = b.check(c)?;
+    }
+    Ok(b)
+}
+
+/// Top-level keys mentioned by a set of pointers.
+pub(crate) fn keys_of<'a>(pointers: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
+    pointers
+        .into_iter()
+        .filter_map(|p| top_level_key(p))
+        .collect()
+}
+
+/// The authority block for a grant.
+pub(crate) fn authority_block(issuer: &AuthorityId, grant: &Grant) -> Result<BlockBuilder, Error> {
+    let mut facts = vec![
+        fact(n::VERSION, vec![int(VERSION)]),
+        fact(
+            n::AUTHORITY,
+            vec![
+                string(issuer.as_str()),
+                Term::Bytes(grant.agent.as_uuid().as_bytes().to_vec()),
+                Term::Bytes(grant.holder.to_bytes().to_vec()),
+                int(grant.max_depth),
+            ],
+        ),
+    ];
+    let mut checks = vec![tool_check(grant.tools.keys())];
+    for (tool, tg) in &grant.tools {
+        for (pointer, c) in &tg.args {
+            if !matches!(c, Constraint::Any) {
+                checks.push(arg_check(tool, pointer, c));
+            }
+        }
+        if !tg.other_args {
+            checks.push(closed_check(tool, &keys_of(tg.args.keys())));
+        }
+        use_facts(tool, &tg.limits, &mut facts);
+    }
+    chain_facts(grant.fan_out, grant.max_hops, &mut facts);
+    checks.push(expiry_check(grant.expires_at));
+    block(facts, checks)
+}
+
+/// What a delegation block records besides its narrowing.
+pub(crate) struct DelegationFacts {
+    pub(crate) next_holder: AgentPublicKey,
+    pub(crate) next_agent: AgentId,
+    pub(crate) cause: [u8; 32],
+}
+
+/// A narrowing block (anonymous attenuation, or the body of a delegation block).
+/// `close_keys` holds, per tool being closed, every top-level key any block has mentioned.
+pub(crate) fn narrowing_block(
+    narrowing: &Narrowing,
+    close_keys: &BTreeMap<ToolName, BTreeSet<String>>,
+    delegation: Option<&DelegationFacts>,
+) -> Result<BlockBuilder, Error> {
+    let mut facts = Vec::new();
+    let mut checks = Vec::new();
+    if let Some(d) = delegation {
+        facts.push(fact(
+            n::DELEGATION,
+            vec![
+                Term::Bytes(d.next_holder.to_bytes().to_vec()),
+                Term::Bytes(d.next_agent.as_uuid().as_bytes().to_vec()),
+                Term::Bytes(d.cause.to_vec()),
+            ],
+        ));
+    }
+    if let Some(tools) = &narrowing.tools {
+        checks.push(tool_check(tools));
+    }
+    for (tool, args) in &narrowing.args {
+        for (pointer, c) in args {
+            if !matches!(c, Constraint::Any) {
+                checks.push(arg_check(tool, pointer, c));
+            }
+        }
+    }
+    for (tool, keys) in close_keys {
+        checks.push(closed_check(tool, keys));
+    }
+    match delegation {
+        Some(_) => {
+            for (tool, l) in &narrowing.limits {
+                use_facts(tool, l, &mut facts);
+            }
+            chain_facts(narrowing.fan_out, narrowing.max_hops, &mut facts);
+            if !narrowing.seen_labels.is_empty() {
+                facts.push(fact(n::SEEN, vec![labels(&narrowing.seen_labels)]));
+            }
+        }
+        None if narrowing.has_use_limits() => {
+            return Err(Error::grant(
+                "budgets, rates, fan-out, hop limits, approvals and seen labels are set only by a grant or a delegation (an anonymous block cannot be attributed)",
+            ))
+        }
+        None => {}
+    }
+    if let Some(at) = narrowing.expires_at {
+        checks.push(expiry_check(at));
+    }
+    if facts.is_empty() && checks.is_empty() {
+        return Err(Error::grant("the narrowing narrows nothing"));
+    }
+    block(facts, checks)
+}
