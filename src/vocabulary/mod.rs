@@ -66,7 +66,6 @@ pub(crate) mod names {
     /// Type names the guards compare with.
     pub(crate) const STRING: &str = "string";
     pub(crate) const INTEGER: &str = "integer";
-    pub(crate) const BOOL: &str = "bool";
 
     /// Extern functions: sub-path (a default symbol), URL policy, number range.
     pub(crate) const EXT_PATH: &str = "path";

@@ -608,11 +608,11 @@ fn is_var(e: &E<'_>, name: &str) -> bool {
     matches!(e, E::Term(T::Var(v)) if *v == name)
 }
 
-/// `$g.type() == "<ty>"`: the guard of a typed leaf.
-fn guard_type<'a>(e: &E<'a>) -> Option<&'a str> {
+/// `$v.type() == "<ty>"`: the guard of a typed leaf over `var`.
+fn guard_type<'a>(e: &E<'a>, var: &str) -> Option<&'a str> {
     match e {
         E::Bin(Bin::Eq, l, r) => match (l.as_ref(), r.as_ref()) {
-            (E::TypeOf(v), E::Term(T::Str(ty))) if is_var(v, n::ARG) => Some(ty),
+            (E::TypeOf(v), E::Term(T::Str(ty))) if is_var(v, var) => Some(ty),
             _ => None,
         },
         _ => None,
@@ -639,9 +639,16 @@ fn ints(items: &[T<'_>]) -> Option<BTreeSet<i64>> {
         .collect()
 }
 
+fn value_set(items: &[T<'_>]) -> Option<ValueSet> {
+    match items.first() {
+        Some(T::Int(_)) => Some(ValueSet::Ints(ints(items)?)),
+        _ => Some(ValueSet::Strs(strs(items)?)),
+    }
+}
+
 /// The body of a typed leaf, given its guard's type.
-fn guarded(ty: &str, body: &E<'_>) -> Option<Constraint> {
-    let g = |e: &E<'_>| is_var(e, n::ARG);
+fn guarded(ty: &str, body: &E<'_>, var: &str) -> Option<Constraint> {
+    let g = |e: &E<'_>| is_var(e, var);
     let (op, l, r) = match body {
         E::Negate(inner) => match inner.as_ref() {
             E::Bin(Bin::Contains, set, v) if g(v) => {
@@ -660,28 +667,11 @@ fn guarded(ty: &str, body: &E<'_>) -> Option<Constraint> {
         _ => return None,
     };
     Some(match (ty, op, l, r) {
-        (n::STRING, Bin::Eq, v, E::Term(T::Str(s))) if g(v) => {
-            Constraint::Exact(Scalar::Str((*s).to_owned()))
-        }
-        (n::INTEGER, Bin::Eq, v, E::Term(T::Int(i))) if g(v) => Constraint::Exact(Scalar::Int(*i)),
-        (n::BOOL, Bin::Eq, v, E::Term(T::Bool(b))) if g(v) => Constraint::Exact(Scalar::Bool(*b)),
-        (n::STRING, Bin::Contains, E::Term(T::Set(items)), v) if g(v) => {
-            Constraint::OneOf(ValueSet::Strs(strs(items)?))
-        }
-        (n::INTEGER, Bin::Contains, E::Term(T::Set(items)), v) if g(v) => {
-            Constraint::OneOf(ValueSet::Ints(ints(items)?))
-        }
         (n::STRING, Bin::Prefix, v, E::Term(T::Str(s))) if g(v) => {
             Constraint::Prefix((*s).to_owned())
         }
         (n::STRING, Bin::Suffix, v, E::Term(T::Str(s))) if g(v) => {
             Constraint::Suffix((*s).to_owned())
-        }
-        (n::STRING, Bin::Ffi(n::EXT_PATH), v, E::Term(T::Str(s))) if g(v) => {
-            Constraint::SubPath((*s).to_owned())
-        }
-        (n::STRING, Bin::Ffi(n::EXT_URL), v, E::Term(T::Str(s))) if g(v) => {
-            Constraint::Url(serde_json::from_str(s).ok()?)
         }
         (n::STRING, Bin::Regex, v, E::Term(T::Str(s))) if g(v) => {
             let pattern = s.strip_prefix("^(?:")?.strip_suffix(")$")?;
@@ -706,48 +696,66 @@ fn guarded(ty: &str, body: &E<'_>) -> Option<Constraint> {
     })
 }
 
-/// A constraint from its expression tree.
-fn constraint(e: &E<'_>) -> Option<Constraint> {
+/// A constraint over `var` from its expression tree.
+fn constraint(e: &E<'_>, var: &str) -> Option<Constraint> {
+    let g = |e: &E<'_>| is_var(e, var);
     match e {
         E::Term(T::Bool(true)) => Some(Constraint::Any),
-        E::Bin(Bin::And, l, r) if guard_type(l).is_some() => {
+        E::Bin(Bin::And, l, r) if guard_type(l, var).is_some() => {
             let E::Closure(body) = r.as_ref() else {
                 return None;
             };
-            guarded(guard_type(l)?, body)
+            guarded(guard_type(l, var)?, body, var)
         }
         E::Bin(op @ (Bin::And | Bin::Or), _, _) => {
             let mut parts = Vec::new();
-            flatten(e, *op, &mut parts)?;
+            flatten(e, *op, var, &mut parts)?;
             Some(match op {
                 Bin::And => Constraint::AllOf(parts),
                 _ => Constraint::AnyOf(parts),
             })
         }
-        E::Bin(Bin::Ffi(n::EXT_NUM), v, range) if is_var(v, n::ARG) => {
-            let E::Term(T::Str(json)) = range.as_ref() else {
+        E::Bin(Bin::Eq, v, x) if g(v) => Some(Constraint::Exact(match x.as_ref() {
+            E::Term(T::Str(s)) => Scalar::Str((*s).to_owned()),
+            E::Term(T::Int(i)) => Scalar::Int(*i),
+            E::Term(T::Bool(b)) => Scalar::Bool(*b),
+            _ => return None,
+        })),
+        E::Bin(Bin::Contains, set, v) if g(v) => match set.as_ref() {
+            E::Term(T::Set(items)) => Some(Constraint::OneOf(value_set(items)?)),
+            _ => None,
+        },
+        E::Bin(Bin::Ffi(name), v, param) if g(v) => {
+            let E::Term(T::Str(param)) = param.as_ref() else {
                 return None;
             };
-            let [min, max]: [f64; 2] = serde_json::from_str(json).ok()?;
-            Some(Constraint::NumberRange { min, max })
+            match *name {
+                n::EXT_PATH => Some(Constraint::SubPath((*param).to_owned())),
+                n::EXT_URL => Some(Constraint::Url(serde_json::from_str(param).ok()?)),
+                n::EXT_NUM => {
+                    let [min, max]: [f64; 2] = serde_json::from_str(param).ok()?;
+                    Some(Constraint::NumberRange { min, max })
+                }
+                _ => None,
+            }
         }
         _ => None,
     }
 }
 
 /// The parts of a left-nested chain of one lazy operator.
-fn flatten(e: &E<'_>, op: Bin<'_>, parts: &mut Vec<Constraint>) -> Option<()> {
+fn flatten(e: &E<'_>, op: Bin<'_>, var: &str, parts: &mut Vec<Constraint>) -> Option<()> {
     match e {
-        E::Bin(o, l, r) if *o == op && !(op == Bin::And && guard_type(l).is_some()) => {
-            flatten(l, op, parts)?;
+        E::Bin(o, l, r) if *o == op && !(op == Bin::And && guard_type(l, var).is_some()) => {
+            flatten(l, op, var, parts)?;
             let E::Closure(right) = r.as_ref() else {
                 return None;
             };
-            parts.push(constraint(right)?);
+            parts.push(constraint(right, var)?);
             Some(())
         }
         other => {
-            parts.push(constraint(other)?);
+            parts.push(constraint(other, var)?);
             Some(())
         }
     }
@@ -756,8 +764,15 @@ fn flatten(e: &E<'_>, op: Bin<'_>, parts: &mut Vec<Constraint>) -> Option<()> {
 /// A predicate as read: its name and terms.
 type Pred<'a> = (&'a str, Vec<T<'a>>);
 
-/// A check query: head `query()`, no scope, the given body, one expression.
+/// A check query with exactly one expression.
 fn query_parts<'a>(q: &'a schema::Rule, sym: &Symbols<'a>) -> Option<(Vec<Pred<'a>>, E<'a>)> {
+    let (body, mut exprs) = query_all(q, sym)?;
+    let e = exprs.pop()?;
+    exprs.is_empty().then_some((body, e))
+}
+
+/// A check query: head `query()`, no scope, its body and expressions.
+fn query_all<'a>(q: &'a schema::Rule, sym: &Symbols<'a>) -> Option<(Vec<Pred<'a>>, Vec<E<'a>>)> {
     let (head, head_terms) = predicate(&q.head, sym)?;
     if head != n::QUERY || !head_terms.is_empty() || !q.scope.is_empty() {
         return None;
@@ -767,10 +782,12 @@ fn query_parts<'a>(q: &'a schema::Rule, sym: &Symbols<'a>) -> Option<(Vec<Pred<'
         .iter()
         .map(|p| predicate(p, sym))
         .collect::<Option<Vec<_>>>()?;
-    let [expr] = q.expressions.as_slice() else {
-        return None;
-    };
-    Some((body, tree(&expr.ops, sym, 0)?))
+    let exprs = q
+        .expressions
+        .iter()
+        .map(|e| tree(&e.ops, sym, 0))
+        .collect::<Option<Vec<_>>>()?;
+    Some((body, exprs))
 }
 
 fn read_check(check: &schema::Check, sym: &Symbols<'_>, content: &mut BlockContent) -> Option<()> {
@@ -816,7 +833,7 @@ fn read_check(check: &schema::Check, sym: &Symbols<'_>, content: &mut BlockConte
         // check if t($t), $t != TOOL or g(POINTER, $g), <constraint>
         (Kind::One, [other_tool, holds]) => {
             let (body, e) = query_parts(other_tool, sym)?;
-            let name = match (body.as_slice(), &e) {
+            let name_of_tool = match (body.as_slice(), &e) {
                 ([(n::TOOL, t)], E::Bin(Bin::NotEq, v, name))
                     if matches!(t.as_slice(), [T::Var(n::TOOL)]) && is_var(v, n::TOOL) =>
                 {
@@ -827,26 +844,29 @@ fn read_check(check: &schema::Check, sym: &Symbols<'_>, content: &mut BlockConte
                 }
                 _ => return None,
             };
-            let (body, e) = query_parts(holds, sym)?;
-            let pointer = match body.as_slice() {
-                [(n::ARG, terms)] => match terms.as_slice() {
-                    [T::Str(p), T::Var(n::ARG)] => *p,
-                    _ => return None,
-                },
-                _ => return None,
-            };
-            if arg_pointer(pointer).ok()? != pointer {
+            let (body, exprs) = query_all(holds, sym)?;
+            if body.is_empty() || body.len() != exprs.len() {
                 return None;
             }
-            // A bare `true` (an all-of of `any`) still requires the argument to be present,
-            // as the check does: the plan looks the argument up before any constraint.
-            let c = constraint(&e)?;
-            c.validate_shape().ok()?;
-            content.args.push(ArgCheck {
-                tool: name,
-                pointer: pointer.to_owned(),
-                constraint: c,
-            });
+            for ((name, terms), e) in body.iter().zip(&exprs) {
+                // g(POINTER, $POINTER): the variable is named by the pointer.
+                let pointer = match (*name, terms.as_slice()) {
+                    (n::ARG, [T::Str(p), T::Var(v)]) if p == v => *p,
+                    _ => return None,
+                };
+                if arg_pointer(pointer).ok()? != pointer {
+                    return None;
+                }
+                // A bare `true` (an all-of of `any`) still requires the argument to be
+                // present, as the check does: the plan looks the argument up first.
+                let c = constraint(e, pointer)?;
+                c.validate_shape().ok()?;
+                content.args.push(ArgCheck {
+                    tool: name_of_tool.clone(),
+                    pointer: pointer.to_owned(),
+                    constraint: c,
+                });
+            }
             Some(())
         }
         // reject if t(TOOL), k($k), ![keys].contains($k)

@@ -39,7 +39,9 @@ pub(crate) mod reference {
     fn extern_funcs(builder: AuthorizerBuilder) -> AuthorizerBuilder {
         let path = ExternFunc::new(Arc::new(|left, right| match (left, right) {
             (Term::Str(v), Some(Term::Str(root))) => Ok(Term::Bool(subpath::is_within(&root, &v))),
-            _ => Err("path expects (string, string)".to_owned()),
+            // Total: a value of another type is simply not within the root.
+            (_, Some(Term::Str(_))) => Ok(Term::Bool(false)),
+            _ => Err("path expects a root".to_owned()),
         }));
         let url = ExternFunc::new(Arc::new(|left, right| match (left, right) {
             (Term::Str(v), Some(Term::Str(policy))) => {
@@ -47,7 +49,8 @@ pub(crate) mod reference {
                 policy.validate().map_err(|e| e.to_string())?;
                 Ok(Term::Bool(policy.allows(&v)))
             }
-            _ => Err("url expects (string, string)".to_owned()),
+            (_, Some(Term::Str(_))) => Ok(Term::Bool(false)),
+            _ => Err("url expects a policy".to_owned()),
         }));
         let num = ExternFunc::new(Arc::new(|left, right| {
             let Some(Term::Str(range)) = right else {

@@ -57,11 +57,13 @@ fn labels(set: &BTreeSet<Label>) -> Term {
     Term::Set(set.iter().map(|l| string(l.as_str())).collect())
 }
 
-/// The postfix ops of a constraint over the argument variable. Every leaf is type-guarded, so
-/// a value of another type makes it false, never an evaluation error (an error inside an
-/// any-of would otherwise deny where a later branch allows).
-pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
-    let v = || Op::Value(var(n::ARG));
+/// The postfix ops of a constraint over the variable `var`. A leaf whose biscuit operation
+/// would fail on a value of another type (`starts_with`, `>=`, `length`, ...) is type-guarded,
+/// so such a value makes it false, never an evaluation error (an error inside an any-of would
+/// otherwise deny where a later branch allows); equality, set membership and the extern
+/// functions are total and need no guard.
+pub(crate) fn constraint_ops(c: &Constraint, var: &str, out: &mut Vec<Op>) {
+    let v = || Op::Value(Term::Variable(var.to_owned()));
     let guard = |ty: &str, body: Vec<Op>, out: &mut Vec<Op>| {
         out.extend([
             v(),
@@ -76,23 +78,36 @@ pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
         ValueSet::Strs(v) => (n::STRING, Term::Set(v.iter().map(|x| string(x)).collect())),
         ValueSet::Ints(v) => (n::INTEGER, Term::Set(v.iter().map(|i| int(*i)).collect())),
     };
+    let ext = |name: &str, param: Term, out: &mut Vec<Op>| {
+        out.extend([
+            v(),
+            Op::Value(param),
+            Op::Binary(Binary::Ffi(name.to_owned())),
+        ]);
+    };
     match c {
         Constraint::Any => out.push(Op::Value(Term::Bool(true))),
         Constraint::Exact(s) => {
-            let (ty, t) = match s {
-                Scalar::Str(x) => (n::STRING, string(x)),
-                Scalar::Int(i) => (n::INTEGER, int(*i)),
-                Scalar::Bool(b) => (n::BOOL, Term::Bool(*b)),
+            let t = match s {
+                Scalar::Str(x) => string(x),
+                Scalar::Int(i) => int(*i),
+                Scalar::Bool(b) => Term::Bool(*b),
             };
-            let body = vec![v(), Op::Value(t), Op::Binary(Binary::HeterogeneousEqual)];
-            guard(ty, body, out);
+            out.extend([v(), Op::Value(t), Op::Binary(Binary::HeterogeneousEqual)]);
         }
-        Constraint::OneOf(s) | Constraint::NotOneOf(s) => {
+        Constraint::OneOf(s) => {
+            let (_, t) = set(s);
+            out.extend([Op::Value(t), v(), Op::Binary(Binary::Contains)]);
+        }
+        Constraint::NotOneOf(s) => {
+            // A value of the set's type that is none of these: the guard is the type.
             let (ty, t) = set(s);
-            let mut body = vec![Op::Value(t), v(), Op::Binary(Binary::Contains)];
-            if matches!(c, Constraint::NotOneOf(_)) {
-                body.push(Op::Unary(Unary::Negate));
-            }
+            let body = vec![
+                Op::Value(t),
+                v(),
+                Op::Binary(Binary::Contains),
+                Op::Unary(Unary::Negate),
+            ];
             guard(ty, body, out);
         }
         Constraint::Prefix(x) | Constraint::Suffix(x) => {
@@ -107,22 +122,10 @@ pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
                 out,
             );
         }
-        Constraint::SubPath(root) => {
-            let body = vec![
-                v(),
-                Op::Value(string(root)),
-                Op::Binary(Binary::Ffi(n::EXT_PATH.to_owned())),
-            ];
-            guard(n::STRING, body, out);
-        }
+        Constraint::SubPath(root) => ext(n::EXT_PATH, string(root), out),
         Constraint::Url(policy) => {
             let json = serde_json::to_string(policy).unwrap_or_default();
-            let body = vec![
-                v(),
-                Op::Value(string(&json)),
-                Op::Binary(Binary::Ffi(n::EXT_URL.to_owned())),
-            ];
-            guard(n::STRING, body, out);
+            ext(n::EXT_URL, string(&json), out);
         }
         Constraint::IntRange { min, max } => {
             let body = vec![
@@ -141,11 +144,7 @@ pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
             // Numbers that are not integers have no Datalog type: the extern function reads
             // integers and 8-byte big-endian doubles, and is false for anything else.
             let json = serde_json::to_string(&[min, max]).unwrap_or_default();
-            out.extend([
-                v(),
-                Op::Value(string(&json)),
-                Op::Binary(Binary::Ffi(n::EXT_NUM.to_owned())),
-            ]);
+            ext(n::EXT_NUM, string(&json), out);
         }
         Constraint::Regex(pattern) => {
             let body = vec![
@@ -172,11 +171,11 @@ pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
             };
             let mut iter = parts.iter();
             if let Some(first) = iter.next() {
-                constraint_ops(first, out);
+                constraint_ops(first, var, out);
             }
             for part in iter {
                 let mut inner = Vec::new();
-                constraint_ops(part, &mut inner);
+                constraint_ops(part, var, &mut inner);
                 out.push(Op::Closure(vec![], inner));
                 out.push(Op::Binary(op.clone()));
             }
@@ -184,8 +183,27 @@ pub(crate) fn constraint_ops(c: &Constraint, out: &mut Vec<Op>) {
     }
 }
 
-/// `check if t($t), $t != TOOL or g(POINTER, $g), <constraint>`.
-fn arg_check(tool: &ToolName, pointer: &str, c: &Constraint) -> Check {
+/// One check for every constrained argument of one tool in one block:
+/// `check if t($t), $t != TOOL or g(P1, $P1), g(P2, $P2), <C1 over $P1>, <C2 over $P2>`.
+/// Each argument's variable is named by its pointer, a symbol the block already holds.
+fn arg_check<'a>(
+    tool: &ToolName,
+    args: impl IntoIterator<Item = (&'a String, &'a Constraint)>,
+) -> Option<Check> {
+    let mut body = Vec::new();
+    let mut expressions = Vec::new();
+    for (pointer, c) in args {
+        if matches!(c, Constraint::Any) {
+            continue;
+        }
+        body.push(pred(n::ARG, vec![string(pointer), var(pointer)]));
+        let mut ops = Vec::new();
+        constraint_ops(c, pointer, &mut ops);
+        expressions.push(Expression { ops });
+    }
+    if body.is_empty() {
+        return None;
+    }
     let other_tool = query(
         vec![pred(n::TOOL, vec![var(n::TOOL)])],
         vec![
@@ -194,13 +212,11 @@ fn arg_check(tool: &ToolName, pointer: &str, c: &Constraint) -> Check {
             Op::Binary(Binary::HeterogeneousNotEqual),
         ],
     );
-    let mut ops = Vec::new();
-    constraint_ops(c, &mut ops);
-    let holds = query(vec![pred(n::ARG, vec![string(pointer), var(n::ARG)])], ops);
-    Check {
+    let holds = Rule::new(pred(n::QUERY, vec![]), body, expressions, vec![]);
+    Some(Check {
         queries: vec![other_tool, holds],
         kind: CheckKind::One,
-    }
+    })
 }
 
 /// `reject if t(TOOL), k($k), ![keys].contains($k)`: for `tool`, every top-level argument
@@ -322,11 +338,7 @@ pub(crate) fn authority_block(issuer: &AuthorityId, grant: &Grant) -> Result<Blo
     ];
     let mut checks = vec![tool_check(grant.tools.keys())];
     for (tool, tg) in &grant.tools {
-        for (pointer, c) in &tg.args {
-            if !matches!(c, Constraint::Any) {
-                checks.push(arg_check(tool, pointer, c));
-            }
-        }
+        checks.extend(arg_check(tool, &tg.args));
         if !tg.other_args {
             checks.push(closed_check(tool, &keys_of(tg.args.keys())));
         }
@@ -367,11 +379,7 @@ pub(crate) fn narrowing_block(
         checks.push(tool_check(tools));
     }
     for (tool, args) in &narrowing.args {
-        for (pointer, c) in args {
-            if !matches!(c, Constraint::Any) {
-                checks.push(arg_check(tool, pointer, c));
-            }
-        }
+        checks.extend(arg_check(tool, args));
     }
     for (tool, keys) in close_keys {
         checks.push(closed_check(tool, keys));
