@@ -10,6 +10,9 @@
     missing_docs
 )]
 
+#[path = "../tests/common/hostile.rs"]
+mod hostile;
+
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -153,6 +156,37 @@ fn bench(c: &mut Criterion) {
                 )
             });
         }
+    }
+
+    // Hostile tokens with garbage proofs (signed by a key that is not the holder's), on a cold
+    // verifier: each must cost no more than the legitimate cold 1-hop verification above.
+    let root_pk = biscuit_auth::PublicKey::from_bytes(
+        &authority.key().public().to_bytes(),
+        Algorithm::Ed25519,
+    )
+    .unwrap();
+    let base_biscuit = biscuit_auth::Biscuit::from_base64(&chains[0].text, root_pk).unwrap();
+    let cold = Verifier::builder(
+        executor.clone(),
+        authority.key().public().into(),
+        ["read_file"],
+    )
+    .chain_cache(0)
+    .build()
+    .unwrap();
+    let mallory = AgentKey::from_bytes(&[66; 32]);
+    for (name, token) in hostile::tokens(&base_biscuit) {
+        let text = token.to_base64().unwrap();
+        // A proof by the wrong key over the hostile token's own id.
+        let roots: TrustedRoots = authority.key().public().into();
+        let proof = match Token::from_base64(&text, &roots) {
+            Ok(t) => CallProof::sign(&mallory, &t, &executor, &call, now).unwrap(),
+            Err(_) => CallProof::sign(&mallory, &chains[0].token, &executor, &call, now).unwrap(),
+        };
+        eprintln!("hostile token `{name}`: {} bytes of text", text.len());
+        c.bench_function(&format!("hostile: {name}"), |b| {
+            b.iter(|| cold.verify(&text, &call, &proof).unwrap_err())
+        });
     }
 
     let base = &chains[0];

@@ -47,3 +47,8 @@ pub use limits::Limits;
 pub use token::{BlockKind, BlockSummary, Hop, Token, TokenDescription, TokenId};
 pub use url_policy::UrlPolicy;
 pub use verify::{Verifier, VerifierBuilder};
+
+/// Entry points for the fuzz targets (only under `cargo fuzz`, which sets `cfg(fuzzing)`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use vocabulary::fuzzing;

@@ -96,10 +96,11 @@ pub struct VerifierBuilder {
 }
 
 impl VerifierBuilder {
-    /// Caches up to `tokens` verified chains (decoded, signatures checked, chain walked), keyed
-    /// by the digest of the token text, so a repeat call skips that work. Expiry, every
-    /// block's checks, revocation, replay, budgets and the proof are still checked on every
-    /// call. Defaults to 4,096; 0 disables the cache.
+    /// Caches up to `tokens` verified chains (read, signatures checked, plan compiled), found by
+    /// the token text (compared whole), so a repeat call skips that work. The proof's
+    /// signature, expiry, every block's conditions, revocation, replay and budgets are still
+    /// checked on every call. Only a token whose proof and signatures verified is cached.
+    /// Defaults to 4,096; 0 disables the cache.
     pub fn chain_cache(mut self, tokens: usize) -> Self {
         self.cache_capacity = tokens;
         self
@@ -497,11 +498,13 @@ impl Verifier {
     /// The token read, its proof and signatures checked and its plan compiled — from the cache
     /// when this exact token text was verified before.
     ///
-    /// Order of work on a miss: the linear grammar read and the byte-level walk of the
-    /// delegation records (which names the holder), then the proof's signature (the only
-    /// signature checked before the caller has shown the holder's key), then every block
-    /// signature, then the plan. A hostile token with a garbage proof costs one parse and one
-    /// signature check, and nothing it holds is ever run.
+    /// Order of work on a miss: the envelope (base64url, protobuf, block count), the records
+    /// that name the holder (each the leading fact of the authority or a delegation block,
+    /// found without decoding the rest of the block) and the byte-level walk over them, then
+    /// the proof's signature (the only signature checked before the caller has shown the
+    /// holder's key), then every block signature, then the whole grammar of every block, then
+    /// the plan. A hostile token with a garbage proof costs a linear skim and one signature
+    /// check, and nothing it holds is ever run.
     ///
     /// INVARIANT: the plan depends on the token only (no call facts), so a cached plan is valid
     /// for every later call; the proof is checked on every call, hit or miss.
@@ -511,30 +514,40 @@ impl Verifier {
         proof: &CallProof,
     ) -> Result<Arc<VerifiedChain>, DenyReason> {
         let text = token.trim();
+        // The key digests the length and the last bytes only (a token ends with its proof's
+        // fresh secret key, so tails differ): constant cost whatever the token's size. A hit
+        // counts only if the whole text is equal, so two tokens never share an entry.
         let key: [u8; 32] = {
             use sha2::{Digest as _, Sha256};
-            Sha256::digest(text.as_bytes()).into()
+            let tail = text.len().saturating_sub(CACHE_KEY_TAIL);
+            let mut h = Sha256::new();
+            h.update((text.len() as u64).to_be_bytes());
+            h.update(text.as_bytes().get(tail..).unwrap_or_default());
+            h.finalize().into()
         };
-        if let Some(hit) = self.cache.get(&key) {
+        if let Some(hit) = self.cache.get(&key).filter(|hit| *hit.text == *text) {
             check_proof(proof, &hit.token_id, &hit.chain.holder())?;
             return Ok(hit);
         }
-        let raw = read::read_text(text, self.limits.max_blocks).map_err(read_reason)?;
-        let walked = plan::walk(&raw)?;
-        if raw.root_key_id.and_then(|id| self.roots.get(id)).is_none() {
+        let env = read::read_envelope(text, self.limits.max_blocks).map_err(read_reason)?;
+        let records = read::records(&env).map_err(read_reason)?;
+        let walked = plan::walk(&records)?;
+        if env.root_key_id.and_then(|id| self.roots.get(id)).is_none() {
             return Err(DenyReason::UnknownRootKey);
         }
-        let token_id = raw
-            .blocks
-            .last()
-            .and_then(|b| TokenId::from_bytes(&b.revocation_id))
+        let token_id = env
+            .last_revocation_id()
+            .and_then(TokenId::from_bytes)
             .ok_or(DenyReason::MalformedToken)?;
         let holder =
             AgentPublicKey::from_bytes(&walked.holder).map_err(|_| DenyReason::MalformedToken)?;
         check_proof(proof, &token_id, &holder)?;
-        run::verify_signatures(&raw.bytes, &self.roots)?;
+        // Authenticated from here: the holder signed this call over this token's id.
+        run::verify_signatures(&env.bytes, &self.roots)?;
+        let raw = read::read_blocks(env).map_err(read_reason)?;
         let (chain, plan) = plan::compile(&raw)?;
         let verified = Arc::new(VerifiedChain {
+            text: text.into(),
             chain,
             plan,
             token_id,
@@ -559,8 +572,13 @@ fn check_proof(
         .map_err(|_| DenyReason::BadProofSignature)
 }
 
+/// How many bytes at the end of a token's text the cache key digests.
+const CACHE_KEY_TAIL: usize = 96;
+
 /// A token whose proof and signatures verified, with its compiled plan.
 struct VerifiedChain {
+    /// The token text, compared whole on every cache hit.
+    text: Box<str>,
     chain: Chain,
     plan: Plan,
     token_id: TokenId,

@@ -756,8 +756,8 @@ fn attack_forged_holder_fact_in_an_anonymous_block() {
         .code_with_params("holder({h}); v(1)", params, Default::default())
         .unwrap();
     let b = raw(&w, &w.token()).append(block).unwrap();
-    // Refused by the grammar reader (an attenuation carries no facts) before any signature.
-    assert!(matches!(
+    // The holder is read from the authority's record only: mallory's proof does not verify.
+    assert_eq!(
         deny(
             &w,
             &w.verifier(),
@@ -766,8 +766,8 @@ fn attack_forged_holder_fact_in_an_anonymous_block() {
             "search",
             json!({})
         ),
-        DenyReason::OutsideGrammar { block: 1, .. }
-    ));
+        DenyReason::BadProofSignature
+    );
 }
 
 #[test]
@@ -791,16 +791,15 @@ fn attack_fake_delegation_record_in_an_anonymous_block() {
         .code_with_params("d({h}, {a}, {c})", params, Default::default())
         .unwrap();
     let b = raw(&w, &w.token()).append(block).unwrap();
-    // A delegation record outside a third-party block is outside the grammar.
+    // A delegation record outside a third-party block names no holder: mallory's proof does
+    // not verify; and presented by the holder, the block is outside the grammar.
+    let text = b.to_base64().unwrap();
+    assert_eq!(
+        deny(&w, &w.verifier(), &text, &mallory, "search", json!({})),
+        DenyReason::BadProofSignature
+    );
     assert!(matches!(
-        deny(
-            &w,
-            &w.verifier(),
-            &b.to_base64().unwrap(),
-            &mallory,
-            "search",
-            json!({})
-        ),
+        deny(&w, &w.verifier(), &text, &w.alice, "search", json!({})),
         DenyReason::OutsideGrammar { block: 1, .. }
     ));
 }
@@ -1126,5 +1125,44 @@ fn attack_float_spelled_unportable_integer() {
         let again =
             ToolCall::from_json_text("t", std::str::from_utf8(&canonical).unwrap()).unwrap();
         assert_eq!(again.digest().unwrap(), call.digest().unwrap(), "{text}");
+    }
+}
+
+/// Hostile tokens (many facts and a join, a regex over many facts, a long expression, a large
+/// symbol table, many checks within the grammar, many blocks), each near the size limit and
+/// presented with a garbage proof: each is denied by the grammar reader or by the one proof
+/// signature check, before anything in it is evaluated. (Their cost is measured against a
+/// legitimate cold verification in the `hostile` benchmark group.)
+#[test]
+fn attack_hostile_tokens_with_garbage_proofs() {
+    let w = World::new();
+    let mallory = AgentKey::generate();
+    let tokens = hostile::tokens(&raw(&w, &w.token()));
+    assert_eq!(tokens.len(), 6);
+    for (name, b) in tokens {
+        let text = b.to_base64().unwrap();
+        assert!(text.len() <= Limits::default().max_token_bytes, "{name}");
+        // Without the holder's key: denied by the one signature check, the blocks unread.
+        assert_eq!(
+            deny(&w, &w.verifier(), &text, &mallory, "search", json!({})),
+            DenyReason::BadProofSignature,
+            "{name}"
+        );
+        // With it (the holder may append any block): read after the signatures, and refused
+        // by the grammar, or held to its checks.
+        if name == "thirty blocks within the grammar" {
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = proof_for_text(&w.alice, &text, &w.executor, &call, now()).unwrap();
+            assert!(w.verifier().verify(&text, &call, &proof).is_ok(), "{name}");
+            continue;
+        }
+        let r = deny(&w, &w.verifier(), &text, &w.alice, "search", json!({}));
+        let expected = match name {
+            "many checks within the grammar" => {
+                matches!(r, DenyReason::ArgumentMissing { block: 1, .. })
+            }
+            _ => matches!(r, DenyReason::OutsideGrammar { block: 1, .. }),
+        };
+        assert!(expected, "{name}: {r:?}");
     }
 }

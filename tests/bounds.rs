@@ -161,7 +161,8 @@ fn verifier_debug_shows_its_configuration() {
 }
 
 /// A hand-appended block whose rules would multiply its own facts is refused by the grammar
-/// reader before anything runs (the verifier has no Datalog engine to bound).
+/// reader before anything runs (the verifier has no Datalog engine to bound), and only once the
+/// holder's proof has verified: before that, nothing past the records is read.
 #[test]
 fn a_block_with_rules_is_refused_before_anything_runs() {
     let w = World::new();
@@ -175,8 +176,20 @@ fn a_block_with_rules_is_refused_before_anything_runs() {
         .unwrap();
     let v = w.verifier();
     let call = ToolCall::new("search", json!({})).unwrap();
-    // Signed for the genuine token: the grammar is read before the proof's token id is compared.
+    // Presented by someone without the holder's key: denied at the proof, the block unread.
     let proof = CallProof::sign(&w.alice, &w.token(), &w.executor, &call, now()).unwrap();
+    assert_eq!(
+        reason(v.verify(&text, &call, &proof)),
+        DenyReason::ProofForAnotherToken
+    );
+    let mallory = AgentKey::generate();
+    let proof = proof_for_text(&mallory, &text, &w.executor, &call, now()).unwrap();
+    assert_eq!(
+        reason(v.verify(&text, &call, &proof)),
+        DenyReason::BadProofSignature
+    );
+    // Presented by the holder (who may append any block): its grammar is read, and refused.
+    let proof = proof_for_text(&w.alice, &text, &w.executor, &call, now()).unwrap();
     assert!(matches!(
         reason(v.verify(&text, &call, &proof)),
         DenyReason::OutsideGrammar { block: 1, .. }

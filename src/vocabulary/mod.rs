@@ -17,6 +17,9 @@ pub(crate) mod read;
 pub(crate) mod run;
 pub(crate) mod write;
 
+#[cfg(fuzzing)]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod tests;
 

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::read::{ArgCheck, BlockRole, Condition, RawToken, ReadBlock};
+use super::read::{ArgCheck, BlockRole, Condition, RawToken, Records};
 use crate::call::Digest;
 use crate::constraint::{compile_regex, Constraint};
 use crate::decision::{Chain, DenyReason};
@@ -23,40 +23,22 @@ pub(crate) struct Walked {
 /// Walks the delegation records: each delegation must be signed by the holder before it, and
 /// there may be no more than the grant allows. Comparisons of bytes only: no crypto, nothing
 /// evaluated.
-pub(crate) fn walk(raw: &RawToken) -> Result<Walked, DenyReason> {
-    let mut blocks = raw.blocks.iter();
-    let Some(ReadBlock {
-        content:
-            super::read::BlockContent {
-                role: BlockRole::Authority(auth),
-                ..
-            },
-        ..
-    }) = blocks.next()
-    else {
-        return Err(DenyReason::MalformedAuthority);
-    };
+pub(crate) fn walk(records: &Records) -> Result<Walked, DenyReason> {
+    let auth = &records.authority;
     let mut holder = auth.holder;
     let mut depth: u32 = 0;
-    for (offset, block) in blocks.enumerate() {
-        let index = offset + 1;
-        match (&block.content.role, block.signer) {
-            (BlockRole::Delegation(d), Some(signer)) => {
-                if signer != holder {
-                    return Err(DenyReason::DelegationNotByHolder { block: index });
-                }
-                depth = depth.saturating_add(1);
-                if depth > auth.max_depth {
-                    return Err(DenyReason::DepthExceeded {
-                        depth,
-                        max: auth.max_depth,
-                    });
-                }
-                holder = d.holder;
-            }
-            (BlockRole::Attenuation, None) => {}
-            _ => return Err(DenyReason::MalformedDelegation { block: index }),
+    for (index, signer, d) in &records.delegations {
+        if *signer != holder {
+            return Err(DenyReason::DelegationNotByHolder { block: *index });
         }
+        depth = depth.saturating_add(1);
+        if depth > auth.max_depth {
+            return Err(DenyReason::DepthExceeded {
+                depth,
+                max: auth.max_depth,
+            });
+        }
+        holder = d.holder;
     }
     Ok(Walked { holder })
 }

@@ -81,8 +81,6 @@ pub(crate) enum ReadError {
 pub(crate) struct RawToken {
     /// The root key id the token names.
     pub(crate) root_key_id: Option<u32>,
-    /// The binary token (to check its signatures).
-    pub(crate) bytes: Vec<u8>,
     /// Every block, authority first.
     pub(crate) blocks: Vec<ReadBlock>,
 }
@@ -186,42 +184,170 @@ fn engine() -> GeneralPurpose {
     )
 }
 
-/// Reads token text: base64url, the envelope, the block count, then every block's grammar.
-pub(crate) fn read_text(text: &str, max_blocks: usize) -> Result<RawToken, ReadError> {
+/// A token's envelope: every block's bytes, signature and external key. Nothing inside a
+/// block has been read.
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    /// The root key id the token names.
+    pub(crate) root_key_id: Option<u32>,
+    /// The binary token (to check its signatures).
+    pub(crate) bytes: Vec<u8>,
+    /// The authority block, then every other block.
+    blocks: Vec<schema::SignedBlock>,
+}
+
+impl Envelope {
+    /// The last block's revocation id (its signature): the token id.
+    pub(crate) fn last_revocation_id(&self) -> Option<&[u8]> {
+        self.blocks.last().map(|b| b.signature.as_slice())
+    }
+}
+
+/// Decodes token text: base64url, the protobuf envelope and the block count, checked before
+/// any block is read.
+pub(crate) fn read_envelope(text: &str, max_blocks: usize) -> Result<Envelope, ReadError> {
     let bytes = engine()
         .decode(text.trim())
         .map_err(|_| ReadError::Malformed)?;
-    read_bytes(bytes, max_blocks)
+    envelope(bytes, max_blocks)
 }
 
-/// Reads a binary token.
-pub(crate) fn read_bytes(bytes: Vec<u8>, max_blocks: usize) -> Result<RawToken, ReadError> {
-    let envelope = schema::Biscuit::decode(bytes.as_slice()).map_err(|_| ReadError::Malformed)?;
+/// Decodes a binary token's envelope.
+pub(crate) fn envelope(bytes: Vec<u8>, max_blocks: usize) -> Result<Envelope, ReadError> {
+    let e = schema::Biscuit::decode(bytes.as_slice()).map_err(|_| ReadError::Malformed)?;
+    // Count before reading any block: a token of many tiny blocks buys nothing.
+    if e.blocks.len().saturating_add(1) > max_blocks {
+        return Err(ReadError::TooManyBlocks);
+    }
     // prost does not enforce proto2's `required`: an envelope is well-formed only with a proof
     // and, for every block, a signature and an ed25519 next key of the right sizes.
     let well_formed =
         |b: &schema::SignedBlock| b.signature.len() == 64 && ed25519_bytes(&b.next_key).is_some();
-    if envelope.proof.content.is_none()
-        || !std::iter::once(&envelope.authority)
-            .chain(envelope.blocks.iter())
-            .all(well_formed)
-    {
+    let mut blocks = Vec::with_capacity(e.blocks.len() + 1);
+    blocks.push(e.authority);
+    blocks.extend(e.blocks);
+    if e.proof.content.is_none() || !blocks.iter().all(well_formed) {
         return Err(ReadError::Malformed);
     }
-    // Count before reading any block: a token of many tiny blocks buys nothing.
-    if envelope.blocks.len().saturating_add(1) > max_blocks {
-        return Err(ReadError::TooManyBlocks);
+    Ok(Envelope {
+        root_key_id: e.root_key_id,
+        bytes,
+        blocks,
+    })
+}
+
+/// What the proof's check needs, read before any signature: the authority record and every
+/// delegation's signer and record. Each is the block's leading fact (the writer puts it
+/// there), found by walking the block's protobuf fields without decoding the others, so a
+/// block bloated with checks, rules or further facts costs a skip, not a parse.
+#[derive(Debug, Clone)]
+pub(crate) struct Records {
+    pub(crate) authority: AuthorityRecord,
+    /// (block index, signer key bytes, record), in block order.
+    pub(crate) delegations: Vec<(usize, [u8; 32], DelegationRecord)>,
+}
+
+/// Reads the records the holder walk needs.
+pub(crate) fn records(env: &Envelope) -> Result<Records, ReadError> {
+    let mut blocks = env.blocks.iter().enumerate();
+    let Some((_, authority)) = blocks.next() else {
+        return Err(ReadError::Malformed);
+    };
+    if authority.external_signature.is_some() {
+        return Err(ReadError::OutsideGrammar {
+            block: 0,
+            what: "an external signature",
+        });
     }
-    let mut shared: Vec<String> = Vec::new();
-    let mut seen_symbols: HashSet<String> = HashSet::new();
-    let mut blocks = Vec::with_capacity(envelope.blocks.len() + 1);
-    for (index, signed) in std::iter::once(&envelope.authority)
-        .chain(envelope.blocks.iter())
-        .enumerate()
-    {
+    let authority = head(&authority.block, 2, |symbols, facts| {
+        let sym = Symbols { table: symbols };
+        let facts: Vec<_> = facts
+            .iter()
+            .map(|f| predicate(&f.predicate, &sym))
+            .collect::<Option<_>>()
+            .ok_or(ReadError::MalformedAuthority)?;
+        match facts.first() {
+            Some((n::VERSION, terms)) => match terms.as_slice() {
+                [T::Int(VERSION)] => {}
+                [T::Int(other)] => return Err(ReadError::UnsupportedVersion(*other)),
+                _ => return Err(ReadError::MalformedAuthority),
+            },
+            _ => return Err(ReadError::MalformedAuthority),
+        }
+        authority_record(facts.get(1..).unwrap_or_default())
+    })?;
+    let mut delegations = Vec::new();
+    for (index, block) in blocks {
+        let Some(ext) = &block.external_signature else {
+            continue;
+        };
+        let malformed = ReadError::MalformedDelegation(index);
+        let signer = ed25519_bytes(&ext.public_key).ok_or_else(|| malformed.clone())?;
+        let record = head(&block.block, 1, |symbols, facts| {
+            let sym = Symbols { table: symbols };
+            let facts: Vec<_> = facts
+                .iter()
+                .map(|f| predicate(&f.predicate, &sym))
+                .collect::<Option<_>>()
+                .ok_or_else(|| malformed.clone())?;
+            delegation_record(&facts).ok_or_else(|| malformed.clone())
+        })?;
+        delegations.push((index, signer, record));
+    }
+    Ok(Records {
+        authority,
+        delegations,
+    })
+}
+
+/// Calls `f` with a block's symbols and its first `want` facts, found by walking the block's
+/// fields: symbols are borrowed, every other field is skipped undecoded.
+fn head<R>(
+    block: &[u8],
+    want: usize,
+    f: impl FnOnce(&[&str], &[schema::Fact]) -> Result<R, ReadError>,
+) -> Result<R, ReadError> {
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
+    let mut buf = block;
+    let mut symbols: Vec<&str> = Vec::new();
+    let mut facts: Vec<schema::Fact> = Vec::with_capacity(want);
+    while !buf.is_empty() {
+        let (tag, wire) = decode_key(&mut buf).map_err(|_| ReadError::Malformed)?;
+        let wanted = tag == 1 || (tag == 4 && facts.len() < want);
+        if wire == WireType::LengthDelimited && wanted {
+            let len = usize::try_from(decode_varint(&mut buf).map_err(|_| ReadError::Malformed)?)
+                .map_err(|_| ReadError::Malformed)?;
+            let (field, rest) = buf.split_at_checked(len).ok_or(ReadError::Malformed)?;
+            buf = rest;
+            if tag == 1 {
+                symbols.push(std::str::from_utf8(field).map_err(|_| ReadError::Malformed)?);
+            } else {
+                facts.push(schema::Fact::decode(field).map_err(|_| ReadError::Malformed)?);
+            }
+        } else {
+            skip_field(wire, tag, &mut buf, DecodeContext::default())
+                .map_err(|_| ReadError::Malformed)?;
+        }
+    }
+    if symbols.len() > MAX_SYMBOLS {
+        return Err(ReadError::Malformed);
+    }
+    f(&symbols, &facts)
+}
+
+/// Reads every block's grammar: run after the signatures verified.
+pub(crate) fn read_blocks(env: Envelope) -> Result<RawToken, ReadError> {
+    let mut decoded = Vec::with_capacity(env.blocks.len());
+    for signed in &env.blocks {
+        decoded.push(
+            schema::Block::decode(signed.block.as_slice()).map_err(|_| ReadError::Malformed)?,
+        );
+    }
+    let mut shared: Vec<&str> = Vec::new();
+    let mut seen_symbols: HashSet<&str> = HashSet::new();
+    let mut blocks = Vec::with_capacity(decoded.len());
+    for (index, (signed, raw)) in env.blocks.iter().zip(&decoded).enumerate() {
         let outside = |what| ReadError::OutsideGrammar { block: index, what };
-        let raw =
-            schema::Block::decode(signed.block.as_slice()).map_err(|_| ReadError::Malformed)?;
         let signer = match &signed.external_signature {
             None => None,
             Some(_) if index == 0 => return Err(outside("an external signature")),
@@ -231,30 +357,32 @@ pub(crate) fn read_bytes(bytes: Vec<u8>, max_blocks: usize) -> Result<RawToken, 
         {
             return Err(outside("the symbol table's size"));
         }
-        for s in &raw.symbols {
-            if DEFAULT_SYMBOLS.contains(&s.as_str()) {
-                return Err(outside("a symbol table"));
-            }
+        if raw
+            .symbols
+            .iter()
+            .any(|s| DEFAULT_SYMBOLS.contains(&s.as_str()))
+        {
+            return Err(outside("a symbol table"));
         }
-        let own_table;
-        let table: &[String] = if signer.is_some() {
+        let own: Vec<&str>;
+        let table: &[&str] = if signer.is_some() {
             // A third-party block has its own table, on top of the default symbols.
-            let mut own = HashSet::with_capacity(raw.symbols.len());
-            if !raw.symbols.iter().all(|s| own.insert(s.as_str())) {
+            let mut distinct = HashSet::with_capacity(raw.symbols.len());
+            if !raw.symbols.iter().all(|s| distinct.insert(s.as_str())) {
                 return Err(outside("a symbol table"));
             }
-            own_table = raw.symbols.clone();
-            &own_table
+            own = raw.symbols.iter().map(String::as_str).collect();
+            &own
         } else {
             for s in &raw.symbols {
-                if !seen_symbols.insert(s.clone()) {
+                if !seen_symbols.insert(s.as_str()) {
                     return Err(outside("a symbol table"));
                 }
             }
-            shared.extend(raw.symbols.iter().cloned());
+            shared.extend(raw.symbols.iter().map(String::as_str));
             &shared
         };
-        let content = read_block(index, signer.is_some(), &raw, &Symbols { table })?;
+        let content = read_block(index, signer.is_some(), raw, &Symbols { table })?;
         blocks.push(ReadBlock {
             signer,
             revocation_id: signed.signature.clone(),
@@ -262,10 +390,16 @@ pub(crate) fn read_bytes(bytes: Vec<u8>, max_blocks: usize) -> Result<RawToken, 
         });
     }
     Ok(RawToken {
-        root_key_id: envelope.root_key_id,
-        bytes,
+        root_key_id: env.root_key_id,
         blocks,
     })
+}
+
+/// Reads a binary token whole (the holder side, and tests): envelope, records, every block.
+pub(crate) fn read_bytes(bytes: Vec<u8>, max_blocks: usize) -> Result<RawToken, ReadError> {
+    let env = envelope(bytes, max_blocks)?;
+    records(&env)?;
+    read_blocks(env)
 }
 
 fn ed25519_bytes(key: &schema::PublicKey) -> Option<[u8; 32]> {
@@ -276,7 +410,7 @@ fn ed25519_bytes(key: &schema::PublicKey) -> Option<[u8; 32]> {
 }
 
 struct Symbols<'a> {
-    table: &'a [String],
+    table: &'a [&'a str],
 }
 
 impl<'a> Symbols<'a> {
@@ -286,7 +420,7 @@ impl<'a> Symbols<'a> {
         } else {
             self.table
                 .get(usize::try_from(index - SYMBOL_OFFSET).ok()?)
-                .map(String::as_str)
+                .copied()
         }
     }
 }
@@ -352,25 +486,31 @@ fn read_block(
     for f in &raw.facts {
         facts.push(predicate(&f.predicate, sym).ok_or_else(|| outside("a fact"))?);
     }
+    // The records lead their block (`v` then `a`; `d`), where `records` looked for them; the
+    // version is read first and on its own, so an old token is reported as such.
     let role = if index == 0 {
-        // The version first and on its own, so an old token is reported as such.
         let versions: Vec<_> = facts
             .iter()
             .filter(|(name, _)| *name == n::VERSION)
             .collect();
-        match versions.as_slice() {
-            [(_, terms)] => match terms.as_slice() {
+        match (versions.as_slice(), facts.first()) {
+            ([(_, terms)], Some((n::VERSION, _))) => match terms.as_slice() {
                 [T::Int(VERSION)] => {}
                 [T::Int(other)] => return Err(ReadError::UnsupportedVersion(*other)),
                 _ => return Err(ReadError::MalformedAuthority),
             },
             _ => return Err(ReadError::MalformedAuthority),
         }
+        if !matches!(facts.get(1), Some((n::AUTHORITY, _))) {
+            return Err(ReadError::MalformedAuthority);
+        }
         BlockRole::Authority(authority_record(&facts)?)
     } else if third_party {
-        BlockRole::Delegation(
-            delegation_record(&facts).ok_or(ReadError::MalformedDelegation(index))?,
-        )
+        let malformed = ReadError::MalformedDelegation(index);
+        if !matches!(facts.first(), Some((n::DELEGATION, _))) {
+            return Err(malformed);
+        }
+        BlockRole::Delegation(delegation_record(&facts).ok_or(malformed)?)
     } else {
         BlockRole::Attenuation
     };

@@ -313,3 +313,5 @@ pub fn proof_for_text(
 fn rand_nonce() -> [u8; 16] {
     *uuid::Uuid::new_v4().as_bytes()
 }
+
+pub mod hostile;
