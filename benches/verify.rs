@@ -158,6 +158,73 @@ fn bench(c: &mut Criterion) {
         }
     }
 
+    // A warm call on a large grant (64 tools, the most a grant may name, each with 8
+    // constrained arguments) against the same call on a grant of that one tool.
+    let holder = AgentKey::from_bytes(&[1; 32]);
+    let tool_grant = || {
+        let mut tg = ToolGrant::new();
+        for a in 0..8 {
+            tg = tg.arg(&format!("a{a}"), Constraint::max_length(64).unwrap());
+        }
+        tg
+    };
+    let big_call = ToolCall::new(
+        "read_file",
+        json!((0..8)
+            .map(|a| (format!("a{a}"), json!("v")))
+            .collect::<serde_json::Map<_, _>>()),
+    )
+    .unwrap();
+    for tools in [1, 64] {
+        let mut g = Grant::builder(AgentId::random(), holder.public(), now + Duration::hours(1));
+        for t in 0..tools {
+            let name = if t == 0 {
+                "read_file".to_owned()
+            } else {
+                format!("tool_{t}")
+            };
+            g = g.tool(&name, tool_grant());
+        }
+        let token = authority.issue(&g.build().unwrap()).unwrap();
+        eprintln!(
+            "token bytes, {tools} tools x 8 args: {}",
+            token.size().unwrap()
+        );
+        let text = token.to_base64().unwrap();
+        // 64 such tools take more than the default 64 KiB of text.
+        let mut limits = Limits::default();
+        limits.max_token_bytes = 256 * 1024;
+        let warm = Verifier::builder(
+            executor.clone(),
+            authority.key().public().into(),
+            ["read_file"],
+        )
+        .limits(limits)
+        .build()
+        .unwrap();
+        let p = CallProof::sign(&holder, &token, &executor, &big_call, now).unwrap();
+        warm.verify(&text, &big_call, &p).unwrap();
+        c.bench_function(
+            &format!("agentcap verify warm, {tools} tool(s) x 8 args"),
+            |b| {
+                b.iter_batched(
+                    || {
+                        CallProof::sign(
+                            &holder,
+                            &token,
+                            &executor,
+                            &big_call,
+                            OffsetDateTime::now_utc(),
+                        )
+                        .unwrap()
+                    },
+                    |proof| warm.verify(&text, &big_call, &proof).unwrap(),
+                    BatchSize::SmallInput,
+                )
+            },
+        );
+    }
+
     // Hostile tokens with garbage proofs (signed by a key that is not the holder's), on a cold
     // verifier: each must cost no more than the legitimate cold 1-hop verification above.
     let root_pk = biscuit_auth::PublicKey::from_bytes(

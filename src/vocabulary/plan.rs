@@ -177,15 +177,14 @@ pub(crate) fn compile(raw: &RawToken) -> Result<(Chain, Plan), DenyReason> {
             BlockRole::Delegation(d) => {
                 conditions.push((index, c.conditions.clone()));
                 let malformed = DenyReason::MalformedDelegation { block: index };
-                let delegator = block
-                    .signer
-                    .and_then(|s| AgentPublicKey::from_bytes(&s).ok())
-                    .ok_or_else(|| malformed.clone())?;
-                let next = AgentPublicKey::from_bytes(&d.holder).map_err(|_| malformed.clone())?;
-                let agent = AgentId::from_slice(&d.agent).ok_or_else(|| malformed.clone())?;
-                if delegator != holder {
+                // The signer must be the holder before it: compared as bytes, so only the new
+                // holder's key is decompressed.
+                if block.signer != Some(holder.to_bytes()) {
                     return Err(DenyReason::DelegationNotByHolder { block: index });
                 }
+                let delegator = holder;
+                let next = AgentPublicKey::from_bytes(&d.holder).map_err(|_| malformed.clone())?;
+                let agent = AgentId::from_slice(&d.agent).ok_or_else(|| malformed.clone())?;
                 hops.push(Hop {
                     delegator,
                     holder: next,

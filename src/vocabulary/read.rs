@@ -259,7 +259,7 @@ pub(crate) fn records(env: &Envelope) -> Result<Records, ReadError> {
             what: "an external signature",
         });
     }
-    let authority = head(&authority.block, 2, |symbols, facts| {
+    let authority = head(0, &authority.block, 2, |symbols, facts| {
         let sym = Symbols { table: symbols };
         let facts: Vec<_> = facts
             .iter()
@@ -283,7 +283,7 @@ pub(crate) fn records(env: &Envelope) -> Result<Records, ReadError> {
         };
         let malformed = ReadError::MalformedDelegation(index);
         let signer = ed25519_bytes(&ext.public_key).ok_or_else(|| malformed.clone())?;
-        let record = head(&block.block, 1, |symbols, facts| {
+        let record = head(index, &block.block, 1, |symbols, facts| {
             let sym = Symbols { table: symbols };
             let facts: Vec<_> = facts
                 .iter()
@@ -303,6 +303,7 @@ pub(crate) fn records(env: &Envelope) -> Result<Records, ReadError> {
 /// Calls `f` with a block's symbols and its first `want` facts, found by walking the block's
 /// fields: symbols are borrowed, every other field is skipped undecoded.
 fn head<R>(
+    index: usize,
     block: &[u8],
     want: usize,
     f: impl FnOnce(&[&str], &[schema::Fact]) -> Result<R, ReadError>,
@@ -329,8 +330,11 @@ fn head<R>(
                 .map_err(|_| ReadError::Malformed)?;
         }
     }
-    if symbols.len() > MAX_SYMBOLS {
-        return Err(ReadError::Malformed);
+    if symbols.len() > MAX_SYMBOLS || symbols.iter().any(|s| s.len() > MAX_SYMBOL_BYTES) {
+        return Err(ReadError::OutsideGrammar {
+            block: index,
+            what: "the symbol table's size",
+        });
     }
     f(&symbols, &facts)
 }
@@ -779,13 +783,6 @@ fn ints(items: &[T<'_>]) -> Option<BTreeSet<i64>> {
         .collect()
 }
 
-fn value_set(items: &[T<'_>]) -> Option<ValueSet> {
-    match items.first() {
-        Some(T::Int(_)) => Some(ValueSet::Ints(ints(items)?)),
-        _ => Some(ValueSet::Strs(strs(items)?)),
-    }
-}
-
 /// The body of a typed leaf, given its guard's type.
 fn guarded(ty: &str, body: &E<'_>, var: &str) -> Option<Constraint> {
     let g = |e: &E<'_>| is_var(e, var);
@@ -807,6 +804,12 @@ fn guarded(ty: &str, body: &E<'_>, var: &str) -> Option<Constraint> {
         _ => return None,
     };
     Some(match (ty, op, l, r) {
+        (n::STRING, Bin::Contains, E::Term(T::Set(items)), v) if g(v) => {
+            Constraint::OneOf(ValueSet::Strs(strs(items)?))
+        }
+        (n::INTEGER, Bin::Contains, E::Term(T::Set(items)), v) if g(v) => {
+            Constraint::OneOf(ValueSet::Ints(ints(items)?))
+        }
         (n::STRING, Bin::Prefix, v, E::Term(T::Str(s))) if g(v) => {
             Constraint::Prefix((*s).to_owned())
         }
@@ -861,10 +864,6 @@ fn constraint(e: &E<'_>, var: &str) -> Option<Constraint> {
             E::Term(T::Bool(b)) => Scalar::Bool(*b),
             _ => return None,
         })),
-        E::Bin(Bin::Contains, set, v) if g(v) => match set.as_ref() {
-            E::Term(T::Set(items)) => Some(Constraint::OneOf(value_set(items)?)),
-            _ => None,
-        },
         E::Bin(Bin::Ffi(name), v, param) if g(v) => {
             let E::Term(T::Str(param)) = param.as_ref() else {
                 return None;

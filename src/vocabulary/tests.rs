@@ -401,3 +401,22 @@ fn a_token_reads_back_with_its_records() {
     ));
     assert_eq!(raw.blocks[1].signer, Some(key(0).public().to_bytes()));
 }
+
+/// Biscuit's set membership fails on `null`; a one-of is guarded so that an any-of whose later
+/// branch allows `null` decides as natively (found by reading biscuit's evaluator).
+#[test]
+fn a_null_argument_in_an_any_of_decides_as_natively() {
+    let c = Constraint::AnyOf(vec![
+        Constraint::OneOf(ValueSet::Strs(strs(&["a"]))),
+        Constraint::AllOf(vec![Constraint::Any]),
+    ]);
+    let token = build(
+        BTreeMap::from([("read_file", ToolGrant::new().arg("/path", c))]),
+        &[],
+    );
+    for value in [Value::Null, json!("a"), json!(3)] {
+        let (native, reference) = decide(&token, "read_file", &json!({ "path": value }), NOW);
+        assert_eq!(native.is_ok(), reference, "{value}");
+        assert!(reference, "{value}");
+    }
+}

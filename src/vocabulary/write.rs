@@ -60,8 +60,8 @@ fn labels(set: &BTreeSet<Label>) -> Term {
 /// The postfix ops of a constraint over the variable `var`. A leaf whose biscuit operation
 /// would fail on a value of another type (`starts_with`, `>=`, `length`, ...) is type-guarded,
 /// so such a value makes it false, never an evaluation error (an error inside an any-of would
-/// otherwise deny where a later branch allows); equality, set membership and the extern
-/// functions are total and need no guard.
+/// otherwise deny where a later branch allows); equality and the extern functions are total
+/// and need no guard.
 pub(crate) fn constraint_ops(c: &Constraint, var: &str, out: &mut Vec<Op>) {
     let v = || Op::Value(Term::Variable(var.to_owned()));
     let guard = |ty: &str, body: Vec<Op>, out: &mut Vec<Op>| {
@@ -95,19 +95,15 @@ pub(crate) fn constraint_ops(c: &Constraint, var: &str, out: &mut Vec<Op>) {
             };
             out.extend([v(), Op::Value(t), Op::Binary(Binary::HeterogeneousEqual)]);
         }
-        Constraint::OneOf(s) => {
-            let (_, t) = set(s);
-            out.extend([Op::Value(t), v(), Op::Binary(Binary::Contains)]);
-        }
-        Constraint::NotOneOf(s) => {
-            // A value of the set's type that is none of these: the guard is the type.
+        Constraint::OneOf(s) | Constraint::NotOneOf(s) => {
+            // Guarded by the set's type: biscuit's set membership fails on `null` (an error
+            // inside an any-of would deny what a later branch allows), and a not-one-of is
+            // a value of the set's type that is none of these.
             let (ty, t) = set(s);
-            let body = vec![
-                Op::Value(t),
-                v(),
-                Op::Binary(Binary::Contains),
-                Op::Unary(Unary::Negate),
-            ];
+            let mut body = vec![Op::Value(t), v(), Op::Binary(Binary::Contains)];
+            if matches!(c, Constraint::NotOneOf(_)) {
+                body.push(Op::Unary(Unary::Negate));
+            }
             guard(ty, body, out);
         }
         Constraint::Prefix(x) | Constraint::Suffix(x) => {
