@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::Signature;
 
-use crate::call::Digest;
+use crate::digest::Digest;
+use crate::ids::TokenId;
 use crate::ids::{AgentId, ExecutorId};
 use crate::keys::{AgentKey, AgentPublicKey};
-use crate::token::TokenId;
 
 const APPROVAL_DOMAIN: &[u8] = b"agentcap/approval/v1\0";
 

@@ -1,13 +1,11 @@
 //! The issuing authority: turns a validated [`Grant`] into a signed token.
 
-use biscuit_auth::Biscuit;
-
 use crate::error::Error;
 use crate::grant::Grant;
 use crate::ids::AuthorityId;
 use crate::keys::AuthorityKey;
 use crate::token::Token;
-use crate::vocabulary::write;
+use crate::vocabulary::signed::Signed;
 
 /// An issuing authority: its id and its root key (with key id).
 #[derive(Debug)]
@@ -53,12 +51,8 @@ impl Authority {
     /// # Ok::<(), agentcap::Error>(())
     /// ```
     pub fn issue(&self, grant: &Grant) -> Result<Token, Error> {
-        let block = write::authority_block(&self.id, grant)?;
-        let keypair = self.key.to_biscuit()?;
-        let biscuit = Biscuit::builder()
-            .merge(block)
-            .root_key_id(self.key.key_id())
-            .build(&keypair)?;
-        Ok(Token { biscuit })
+        Ok(Token {
+            signed: Signed::issue(&self.key, &self.id, grant)?,
+        })
     }
 }

@@ -1,78 +1,15 @@
-//! The structured call a tool executor is asked to run, its canonical digest, and the holder's
-//! per-call proof of possession.
+//! The structured call a tool executor is asked to run, and its canonical digest.
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::str::FromStr;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use ed25519_dalek::Signature;
-use rand_core::{OsRng, RngCore};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use time::OffsetDateTime;
 
+use crate::digest::{Digest, CALL_DOMAIN};
 use crate::error::Error;
-use crate::ids::{ExecutorId, Label, ToolName};
-use crate::keys::AgentKey;
-use crate::token::{Token, TokenId};
+use crate::ids::{Label, ToolName};
 use crate::value::ArgValue;
-
-const CALL_DOMAIN: &[u8] = b"agentcap/call/v1\0";
-const MESSAGE_DOMAIN: &[u8] = b"agentcap/message/v1\0";
-const PROOF_DOMAIN: &[u8] = b"agentcap/call-proof/v1\0";
-const PROOF_VERSION: u8 = 1;
-
-/// A SHA-256 digest: of a call, or of a message that caused a delegation or a call.
-/// Text form: 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Digest([u8; 32]);
-
-impl Digest {
-    /// The digest of a message (its exact bytes), as agents' frameworks compute causes.
-    pub fn of_message(message: &[u8]) -> Self {
-        let mut h = Sha256::new();
-        h.update(MESSAGE_DOMAIN);
-        h.update(message);
-        Self(h.finalize().into())
-    }
-
-    /// Wraps 32 bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The 32 bytes.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        self.0
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest({self})")
-    }
-}
-
-impl FromStr for Digest {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| Error::invalid("digest", s))?;
-        if hex::encode(out) != s {
-            return Err(Error::invalid("digest", s));
-        }
-        Ok(Self(out))
-    }
-}
 
 /// One tool call: the tool, its JSON arguments (an object), the labels of the data in the
 /// arguments, and the digest of the message that caused it.
@@ -174,11 +111,11 @@ impl ToolCall {
         match self.cause {
             Some(c) => {
                 h.update([1]);
-                h.update(c.0);
+                h.update(c.to_bytes());
             }
             None => h.update([0]),
         }
-        Digest(h.finalize().into())
+        Digest::from_sha256(h)
     }
 }
 
@@ -234,174 +171,6 @@ pub(crate) fn leaves<'a>(args: &'a Value, bounds: &ArgBounds) -> Option<Leaves<'
         }
     }
     Some((out, keys))
-}
-
-/// The holder's proof that it makes this call now, at this executor, with this token.
-///
-/// Binary form (version 1, then length-prefixed fields, then the signature), base64url text:
-/// see `docs/token-format.md`. Fresh per call: a nonce and the issue time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallProof {
-    audience: ExecutorId,
-    token_id: TokenId,
-    call_digest: Digest,
-    nonce: [u8; 16],
-    issued_at: i64,
-    signature: [u8; 64],
-}
-
-impl CallProof {
-    /// Signs `call` for the executor `audience` with the holder key of `token`, at `now`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArguments`] when the arguments cannot be canonicalised.
-    pub fn sign(
-        key: &AgentKey,
-        token: &Token,
-        audience: &ExecutorId,
-        call: &ToolCall,
-        now: OffsetDateTime,
-    ) -> Result<Self, Error> {
-        let mut nonce = [0u8; 16];
-        OsRng.fill_bytes(&mut nonce);
-        let mut proof = CallProof {
-            audience: audience.clone(),
-            token_id: token.id(),
-            call_digest: call.digest()?,
-            nonce,
-            issued_at: now.unix_timestamp(),
-            signature: [0; 64],
-        };
-        proof.signature = key.sign(&proof.preimage()).to_bytes();
-        Ok(proof)
-    }
-
-    /// The bytes the signature covers: the domain tag, then the body.
-    pub(crate) fn preimage(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(PROOF_DOMAIN);
-        self.write_body(&mut out);
-        out
-    }
-
-    fn write_body(&self, out: &mut Vec<u8>) {
-        out.push(PROOF_VERSION);
-        put(out, self.audience.as_str().as_bytes());
-        put(out, self.token_id.as_bytes());
-        out.extend_from_slice(&self.call_digest.0);
-        out.extend_from_slice(&self.nonce);
-        out.extend_from_slice(&self.issued_at.to_be_bytes());
-    }
-
-    /// The executor the proof is for.
-    pub fn audience(&self) -> &ExecutorId {
-        &self.audience
-    }
-
-    /// The token the proof is for.
-    pub fn token_id(&self) -> &TokenId {
-        &self.token_id
-    }
-
-    /// The digest of the call the proof is for.
-    pub fn call_digest(&self) -> Digest {
-        self.call_digest
-    }
-
-    /// The nonce.
-    pub fn nonce(&self) -> [u8; 16] {
-        self.nonce
-    }
-
-    /// When the holder signed, in Unix seconds.
-    pub fn issued_at(&self) -> i64 {
-        self.issued_at
-    }
-
-    pub(crate) fn signature(&self) -> Signature {
-        Signature::from_bytes(&self.signature)
-    }
-
-    /// The binary form.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
-        self.write_body(&mut out);
-        out.extend_from_slice(&self.signature);
-        out
-    }
-
-    /// The base64url text form (no padding).
-    pub fn to_base64(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.to_bytes())
-    }
-
-    /// Parses the binary form.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for anything but a well-formed version-1 proof.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let bad = || Error::invalid("call proof", "malformed");
-        let mut r = Reader(bytes);
-        if r.take(1).ok_or_else(bad)? != [PROOF_VERSION] {
-            return Err(bad());
-        }
-        let audience = std::str::from_utf8(r.lp().ok_or_else(bad)?).map_err(|_| bad())?;
-        let audience = ExecutorId::new(audience).map_err(|_| bad())?;
-        let token_id = TokenId::from_bytes(r.lp().ok_or_else(bad)?).ok_or_else(bad)?;
-        let call_digest = Digest(r.array().ok_or_else(bad)?);
-        let nonce = r.array().ok_or_else(bad)?;
-        let issued_at = i64::from_be_bytes(r.array().ok_or_else(bad)?);
-        let signature = r.array().ok_or_else(bad)?;
-        if !r.0.is_empty() {
-            return Err(bad());
-        }
-        Ok(Self {
-            audience,
-            token_id,
-            call_digest,
-            nonce,
-            issued_at,
-            signature,
-        })
-    }
-
-    /// Parses the base64url text form.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for anything but a well-formed version-1 proof.
-    pub fn from_base64(text: &str) -> Result<Self, Error> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .map_err(|_| Error::invalid("call proof", "not base64url"))?;
-        Self::from_bytes(&bytes)
-    }
-}
-
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-    out.extend_from_slice(bytes);
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn lp(&mut self) -> Option<&'a [u8]> {
-        let len = u16::from_be_bytes(self.array()?);
-        self.take(usize::from(len))
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
 }
 
 /// Refuses JSON whose objects repeat a key at any depth: parsers disagree on which duplicate

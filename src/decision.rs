@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use crate::call::{Digest, ToolCall};
-use crate::ids::{AgentId, AuthorityId, ExecutorId};
+use crate::call::ToolCall;
+use crate::digest::Digest;
+use crate::ids::{AgentId, AuthorityId, ExecutorId, TokenId};
 use crate::keys::AgentPublicKey;
-use crate::token::{Hop, TokenId};
 
 /// Proof that one exact call was verified. Tools take `&Authorized`.
 ///
@@ -98,6 +98,19 @@ impl Chain {
     pub fn holder(&self) -> AgentPublicKey {
         self.hops.last().map_or(self.root_holder, |h| h.holder)
     }
+}
+
+/// One delegation hop as the token records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hop {
+    /// The key that signed the delegation (the holder before it).
+    pub delegator: AgentPublicKey,
+    /// The new holder's key.
+    pub holder: AgentPublicKey,
+    /// The new holder's agent id.
+    pub agent: AgentId,
+    /// The digest of the message that caused the delegation.
+    pub cause: Digest,
 }
 
 /// The small, stable class of a denial that a caller may act on.

@@ -46,9 +46,3 @@ impl Error {
         Error::InvalidGrant(msg.into())
     }
 }
-
-impl From<biscuit_auth::error::Token> for Error {
-    fn from(e: biscuit_auth::error::Token) -> Self {
-        Error::Biscuit(e.to_string())
-    }
-}

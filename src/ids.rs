@@ -136,3 +136,36 @@ name_type!(
     /// A data label such as `secret`, `personal` or `untrusted` (lowercase ASCII, digits and `_ - : .`, at most 64 bytes).
     Label, "label", 64, label_char
 );
+
+/// The id of a token: the revocation id of its last block (64 bytes). Revoking it cuts this
+/// token and every token derived from it. Text form: lowercase hex.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenId(Vec<u8>);
+
+impl TokenId {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        (!bytes.is_empty() && bytes.len() <= 128).then(|| Self(bytes.to_vec()))
+    }
+
+    /// A block's signature as its revocation id (the holder side, from a checked token).
+    pub(crate) fn of_signature(signature: Vec<u8>) -> Self {
+        Self(signature)
+    }
+
+    /// The bytes of the id.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0))
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenId({self})")
+    }
+}

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use biscuit_auth::{Algorithm, KeyPair, PrivateKey, PublicKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
@@ -45,13 +44,6 @@ impl AgentKey {
     pub(crate) fn sign(&self, message: &[u8]) -> Signature {
         self.0.sign(message)
     }
-
-    /// The same key as a biscuit private key, to sign third-party (delegation) blocks.
-    pub(crate) fn to_biscuit(&self) -> Result<PrivateKey, Error> {
-        let bytes = self.to_bytes();
-        PrivateKey::from_bytes(bytes.as_ref(), Algorithm::Ed25519)
-            .map_err(|e| Error::Biscuit(e.to_string()))
-    }
 }
 
 impl fmt::Debug for AgentKey {
@@ -87,11 +79,6 @@ impl AgentPublicKey {
 
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.0
-    }
-
-    pub(crate) fn to_biscuit(self) -> Result<PublicKey, Error> {
-        PublicKey::from_bytes(&self.to_bytes(), Algorithm::Ed25519)
-            .map_err(|e| Error::Biscuit(e.to_string()))
     }
 }
 
@@ -163,13 +150,6 @@ impl AuthorityKey {
             key_id: self.key_id,
             key: self.key.verifying_key(),
         }
-    }
-
-    pub(crate) fn to_biscuit(&self) -> Result<KeyPair, Error> {
-        let bytes = self.to_bytes();
-        let private = PrivateKey::from_bytes(bytes.as_ref(), Algorithm::Ed25519)
-            .map_err(|e| Error::Biscuit(e.to_string()))?;
-        Ok(KeyPair::from(&private))
     }
 }
 
@@ -279,18 +259,6 @@ impl TrustedRoots {
     /// The root with this key id, if trusted.
     pub fn get(&self, key_id: u32) -> Option<&RootPublicKey> {
         self.roots.get(&key_id)
-    }
-
-    /// A biscuit root key provider: a missing key id or an unknown one is an error.
-    pub(crate) fn provider(
-        &self,
-    ) -> impl Fn(Option<u32>) -> Result<PublicKey, biscuit_auth::error::Format> + '_ {
-        move |key_id| {
-            let root = key_id
-                .and_then(|id| self.roots.get(&id))
-                .ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
-            PublicKey::from_bytes(&root.to_bytes(), Algorithm::Ed25519)
-        }
     }
 }
 

@@ -10,6 +10,9 @@ mod call;
 mod clock;
 mod constraint;
 mod decision;
+mod delegate;
+mod describe;
+mod digest;
 mod error;
 mod grant;
 mod ids;
@@ -18,6 +21,7 @@ mod limits;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 mod network;
+mod proof;
 pub mod state;
 mod subpath;
 mod token;
@@ -29,22 +33,25 @@ mod vocabulary;
 
 pub use approval::{Approval, ApproverRegistry, StaticTiers, TierProvider};
 pub use authority::Authority;
-pub use call::{CallProof, Digest, ToolCall};
+pub use call::ToolCall;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use constraint::{
     Constraint, Scalar, ValueSet, MAX_CONSTRAINT_NODES, MAX_CONSTRAINT_STRING, MAX_REGEX_LEN,
     MAX_SET_LEN,
 };
-pub use decision::{Authorized, Chain, Denied, DenyClass, DenyReason};
+pub use decision::{Authorized, Chain, Denied, DenyClass, DenyReason, Hop};
+pub use describe::{BlockKind, BlockSummary, TokenDescription};
+pub use digest::Digest;
 pub use error::Error;
 pub use grant::{
     Grant, GrantBuilder, Narrowing, ToolGrant, UseLimits, MAX_ARGS_PER_TOOL, MAX_POINTER_LEN,
     MAX_TOOLS,
 };
-pub use ids::{AgentId, AuthorityId, ExecutorId, Label, ToolName};
+pub use ids::{AgentId, AuthorityId, ExecutorId, Label, TokenId, ToolName};
 pub use keys::{AgentKey, AgentPublicKey, AuthorityKey, RootPublicKey, TrustedRoots};
 pub use limits::Limits;
-pub use token::{BlockKind, BlockSummary, Hop, Token, TokenDescription, TokenId};
+pub use proof::CallProof;
+pub use token::Token;
 pub use url_policy::UrlPolicy;
 pub use verify::{Verifier, VerifierBuilder};
 

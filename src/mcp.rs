@@ -20,11 +20,13 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::call::{CallProof, Digest, ToolCall};
+use crate::call::ToolCall;
 use crate::decision::{Authorized, Denied};
+use crate::digest::Digest;
 use crate::error::Error;
 use crate::ids::{ExecutorId, Label};
 use crate::keys::AgentKey;
+use crate::proof::CallProof;
 use crate::token::Token;
 use crate::verify::Verifier;
 

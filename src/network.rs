@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 
 use crate::approval::{Approval, ApproverRegistry, TierProvider};
-use crate::call::{Digest, ToolCall};
+use crate::call::ToolCall;
 use crate::decision::{Chain, DenyReason};
+use crate::digest::Digest;
+use crate::ids::TokenId;
 use crate::ids::{ExecutorId, ToolName};
 use crate::state::{LedgerEntry, MessageLedger};
-use crate::token::TokenId;
 use crate::vocabulary::read::Condition;
 
 /// The conditions every block of the chain puts on this tool, combined (strictest wins).

@@ -7,6 +7,7 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 use crate::decision::{Chain, DenyReason};
+use crate::digest::STATE_DOMAIN;
 use crate::ids::{ExecutorId, ToolName};
 use crate::state::{BudgetUse, FanOutUse, RateUse, StateRequest, StateVerdict};
 use crate::vocabulary::read::Condition;
@@ -26,7 +27,7 @@ pub(crate) struct Inputs<'a> {
 /// A domain-separated digest of length-prefixed parts: the keys the store sees.
 fn scope(kind: &str, parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"agentcap/state/v1\0");
+    h.update(STATE_DOMAIN);
     for p in std::iter::once(kind.as_bytes()).chain(parts.iter().copied()) {
         h.update((p.len() as u32).to_be_bytes());
         h.update(p);

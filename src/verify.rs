@@ -6,27 +6,33 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::audit::hop_record;
-use std::collections::BTreeMap;
 
-use crate::approval::{Approval, ApproverRegistry, TierProvider};
+use crate::approval::Approval;
 use crate::audit::{AuditLog, DecisionRecord, Event};
 use crate::cache::ChainCache;
-use crate::call::{leaves, ArgBounds, CallProof, Digest, ToolCall};
-use crate::clock::{Clock, SystemClock};
+use crate::call::{leaves, ArgBounds, ToolCall};
+use crate::clock::Clock;
 use crate::decision::{Authorized, Chain, Denied, DenyReason};
-use crate::error::Error;
+use crate::digest::Digest;
+use crate::ids::TokenId;
 use crate::ids::{ExecutorId, ToolName};
 use crate::keys::{AgentPublicKey, TrustedRoots};
 use crate::limits::Limits;
 use crate::network;
+use crate::proof::CallProof;
 use crate::state::LedgerEntry;
-use crate::state::{MemoryStore, StateStore, StateVerdict};
-use crate::token::TokenId;
+use crate::state::{StateStore, StateVerdict};
 use crate::usage;
 use crate::value::ArgValue;
+use crate::vocabulary::envelope;
 use crate::vocabulary::plan::{self, CallView, Plan};
 use crate::vocabulary::read::{self, ReadError};
 use crate::vocabulary::run;
+
+mod builder;
+
+use builder::NetworkConfig;
+pub use builder::VerifierBuilder;
 
 /// Verifies calls for one executor. Built with everything it cannot do without — the
 /// executor's own id (the audience proofs must name), the trusted roots, and the tools it
@@ -62,14 +68,6 @@ pub struct Verifier {
     cache: ChainCache<VerifiedChain>,
 }
 
-/// The executor's own inputs to the network-risk conditions.
-#[derive(Default)]
-struct NetworkConfig {
-    approvers: ApproverRegistry,
-    tiers: Option<Arc<dyn TierProvider>>,
-    message_tools: BTreeMap<ToolName, String>,
-}
-
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
@@ -81,141 +79,7 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-/// Builds a [`Verifier`]; see [`Verifier::builder`].
-pub struct VerifierBuilder {
-    audience: ExecutorId,
-    roots: TrustedRoots,
-    tools: Vec<String>,
-    clock: Arc<dyn Clock>,
-    limits: Limits,
-    state: Arc<dyn StateStore>,
-    audit: Option<Arc<AuditLog>>,
-    network: NetworkConfig,
-    invalid: Option<Error>,
-    cache_capacity: usize,
-}
-
-impl VerifierBuilder {
-    /// Caches up to `tokens` verified chains (read, signatures checked, plan compiled), found by
-    /// the token text (compared whole), so a repeat call skips that work. The proof's
-    /// signature, expiry, every block's conditions, revocation, replay and budgets are still
-    /// checked on every call. Only a token whose proof and signatures verified is cached.
-    /// Defaults to 4,096; 0 disables the cache.
-    pub fn chain_cache(mut self, tokens: usize) -> Self {
-        self.cache_capacity = tokens;
-        self
-    }
-
-    /// The executor's approver registry: keys and the principals they belong to. Defaults to
-    /// empty (a tool requiring approvals is then always denied).
-    pub fn approvers(mut self, registry: ApproverRegistry) -> Self {
-        self.network.approvers = registry;
-        self
-    }
-
-    /// The provider of trust tiers the executor computes itself. Defaults to none (a tool
-    /// requiring a tier is then always denied).
-    pub fn tiers(mut self, tiers: Arc<dyn TierProvider>) -> Self {
-        self.network.tiers = Some(tiers);
-        self
-    }
-
-    /// Marks `tool` as sending an agent-to-agent message whose text is the argument at
-    /// `pointer` (a name or JSON Pointer): an allowed call records the message in the ledger
-    /// with its labels and hop count, so calls it causes inherit them.
-    pub fn message_tool(mut self, tool: &str, pointer: &str) -> Self {
-        match (ToolName::new(tool), crate::grant::arg_pointer(pointer)) {
-            (Ok(t), Ok(p)) => {
-                self.network.message_tools.insert(t, p);
-            }
-            (Err(e), _) | (_, Err(e)) => self.invalid = Some(e),
-        }
-        self
-    }
-
-    /// Writes every decision (allow and deny) to `log` as part of `verify`. An allow whose
-    /// record cannot be written becomes a denial (`DenyReason::AuditUnavailable`); a denial
-    /// keeps its own reason. Defaults to none.
-    pub fn audit(mut self, log: Arc<AuditLog>) -> Self {
-        self.audit = Some(log);
-        self
-    }
-
-    /// Uses `state` for replay nonces, revocations, budgets, rate windows and fan-out. Defaults
-    /// to a fresh [`MemoryStore`] (one process). Share one store (e.g. a `RedisStore`) between
-    /// every executor that must see the same revocations and counts.
-    pub fn state(mut self, state: Arc<dyn StateStore>) -> Self {
-        self.state = state;
-        self
-    }
-
-    /// Uses `clock` for expiry and proof freshness. Defaults to [`SystemClock`].
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Uses `limits`. Defaults to [`Limits::default`].
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Builds the verifier.
-    ///
-    /// # Errors
-    /// [`Error::InvalidGrant`] when no root is trusted or no tool is guarded (an empty
-    /// registry must never mean "allow everything"); [`Error::Invalid`] for a bad tool name.
-    pub fn build(self) -> Result<Verifier, Error> {
-        if let Some(e) = self.invalid {
-            return Err(e);
-        }
-        if self.roots.is_empty() {
-            return Err(Error::grant("a verifier needs at least one trusted root"));
-        }
-        let tools = self
-            .tools
-            .iter()
-            .map(|t| ToolName::new(t.as_str()))
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        if tools.is_empty() {
-            return Err(Error::grant("a verifier needs at least one guarded tool"));
-        }
-        Ok(Verifier {
-            audience: self.audience,
-            roots: self.roots,
-            tools,
-            clock: self.clock,
-            limits: self.limits,
-            state: self.state,
-            audit: self.audit,
-            network: self.network,
-            cache: ChainCache::new(self.cache_capacity),
-        })
-    }
-}
-
 impl Verifier {
-    /// Starts a verifier for executor `audience`, trusting `roots`, guarding `tools`.
-    pub fn builder<I, S>(audience: ExecutorId, roots: TrustedRoots, tools: I) -> VerifierBuilder
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        VerifierBuilder {
-            audience,
-            roots,
-            tools: tools.into_iter().map(Into::into).collect(),
-            clock: Arc::new(SystemClock),
-            limits: Limits::default(),
-            state: Arc::new(MemoryStore::new()),
-            audit: None,
-            network: NetworkConfig::default(),
-            invalid: None,
-            cache_capacity: 4096,
-        }
-    }
-
     /// The executor id proofs must name.
     pub fn audience(&self) -> &ExecutorId {
         &self.audience
@@ -529,8 +393,8 @@ impl Verifier {
             check_proof(proof, &hit.token_id, &hit.chain.holder())?;
             return Ok(hit);
         }
-        let env = read::read_envelope(text, self.limits.max_blocks).map_err(read_reason)?;
-        let records = read::records(&env).map_err(read_reason)?;
+        let env = envelope::read_envelope(text, self.limits.max_blocks).map_err(read_reason)?;
+        let records = envelope::records(&env).map_err(read_reason)?;
         let walked = plan::walk(&records)?;
         if env.root_key_id.and_then(|id| self.roots.get(id)).is_none() {
             return Err(DenyReason::UnknownRootKey);

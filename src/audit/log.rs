@@ -15,10 +15,11 @@ use zeroize::Zeroizing;
 
 use super::event::{Event, HopRecord, Record};
 use super::{checkpoint_message, line_hash};
-use crate::call::Digest;
+use crate::decision::Hop;
+use crate::digest::Digest;
 use crate::ids::{AgentId, Label, ToolName};
 use crate::keys::AgentPublicKey;
-use crate::token::{Hop, Token};
+use crate::token::Token;
 
 /// The log's own signing key (for checkpoints). Secret: redacted `Debug`, zeroized on drop.
 pub struct LogKey(SigningKey);

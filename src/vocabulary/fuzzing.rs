@@ -1,6 +1,7 @@
 //! Entry points for the fuzz targets only (compiled under `cfg(fuzzing)`, which `cargo fuzz`
 //! sets): the grammar reader and the plan, reached without valid signatures.
 
+use super::envelope;
 use super::plan::{self, CallView};
 use super::read;
 use crate::call::{leaves, ArgBounds};
@@ -15,8 +16,8 @@ pub fn read_and_evaluate(
     args: &serde_json::Value,
     now: i64,
 ) -> Option<bool> {
-    let env = read::envelope(token.to_vec(), 32).ok()?;
-    let _ = read::records(&env).map(|r| plan::walk(&r));
+    let env = envelope::envelope(token.to_vec(), 32).ok()?;
+    let _ = envelope::records(&env).map(|r| plan::walk(&r));
     let raw = read::read_blocks(env).ok()?;
     let (_, plan) = plan::compile(&raw).ok()?;
     let tool = ToolName::new(tool).ok()?;

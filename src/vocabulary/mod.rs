@@ -12,9 +12,14 @@
 //!
 //! See `docs/token-format.md` for the grammar.
 
+pub(crate) mod envelope;
+mod expr;
 pub(crate) mod plan;
 pub(crate) mod read;
+mod records;
 pub(crate) mod run;
+pub(crate) mod signed;
+mod terms;
 pub(crate) mod write;
 
 #[cfg(fuzzing)]

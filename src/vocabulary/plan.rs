@@ -4,13 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::read::{ArgCheck, BlockRole, Condition, RawToken, Records};
-use crate::call::Digest;
+use super::envelope::Records;
+use super::read::{ArgCheck, BlockRole, Condition, RawToken};
 use crate::constraint::{compile_regex, Constraint};
+use crate::decision::Hop;
 use crate::decision::{Chain, DenyReason};
+use crate::digest::Digest;
 use crate::ids::{AgentId, AuthorityId, ToolName};
 use crate::keys::AgentPublicKey;
-use crate::token::Hop;
 use crate::value::ArgValue;
 
 /// What the walk over the delegation records found, before any signature was checked.

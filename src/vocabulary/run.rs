@@ -10,7 +10,7 @@ use crate::keys::TrustedRoots;
 /// Checks every block signature (and each delegation's external signature) of a binary token
 /// against the trusted roots: ed25519 `verify_strict`, as biscuit does it.
 pub(crate) fn verify_signatures(bytes: &[u8], roots: &TrustedRoots) -> Result<(), DenyReason> {
-    SerializedBiscuit::from_slice(bytes, roots.provider())
+    SerializedBiscuit::from_slice(bytes, super::signed::provider(roots))
         .map(|_| ())
         .map_err(|e| match e {
             Format::UnknownPublicKey => DenyReason::UnknownRootKey,
@@ -80,7 +80,8 @@ pub(crate) mod reference {
         roots: &TrustedRoots,
         call: &CallView<'_>,
     ) -> Result<bool, String> {
-        let biscuit = Biscuit::from(token, roots.provider()).map_err(|e| e.to_string())?;
+        let biscuit = Biscuit::from(token, super::super::signed::provider(roots))
+            .map_err(|e| e.to_string())?;
         let now =
             SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(call.now).unwrap_or(0));
         let mut b = extern_funcs(AuthorizerBuilder::new().set_limits(AuthorizerLimits {

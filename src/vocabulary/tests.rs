@@ -16,10 +16,11 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use super::envelope;
 use super::plan::{self, CallView};
 use super::read;
 use super::run::reference;
-use super::write::{self, DelegationFacts};
+use super::write::DelegationFacts;
 use crate::call::{leaves, ArgBounds};
 use crate::constraint::{Constraint, Scalar, ValueSet};
 use crate::grant::{Grant, Narrowing, ToolGrant};
@@ -256,22 +257,16 @@ fn build(grant_tools: BTreeMap<&'static str, ToolGrant>, steps: &[Step]) -> Toke
                 next_agent: AgentId::from_uuid(uuid::Uuid::nil()),
                 cause: [holder; 32],
             };
-            let block = write::narrowing_block(&n, &close, Some(&facts)).expect("block");
-            let request = token.biscuit.third_party_request().expect("request");
-            let signed = request
-                .create_block(&key(holder).to_biscuit().expect("key"), block)
-                .expect("signed");
+            // Written straight, without the holder side's narrowing check.
             token = Token {
-                biscuit: token
-                    .biscuit
-                    .append_third_party(key(holder).public().to_biscuit().expect("pk"), signed)
-                    .expect("append"),
+                signed: token
+                    .signed
+                    .delegate(&key(holder), &n, &close, &facts)
+                    .expect("delegate"),
             };
             holder += 1;
-        } else if let Ok(block) = write::narrowing_block(&n, &close, None) {
-            token = Token {
-                biscuit: token.biscuit.append(block).expect("append"),
-            };
+        } else if let Ok(signed) = token.signed.attenuate(&n, &close) {
+            token = Token { signed };
         }
     }
     token
@@ -283,7 +278,7 @@ fn decide(
     args: &Value,
     now: i64,
 ) -> (Result<(), crate::DenyReason>, bool) {
-    let bytes = token.biscuit.to_vec().unwrap();
+    let bytes = token.signed.to_vec().unwrap();
     let raw = read::read_bytes(bytes.clone(), 64).expect("the writer's blocks read back");
     let (_, plan) = plan::compile(&raw).expect("compiles");
     let bounds = ArgBounds {
@@ -332,7 +327,7 @@ proptest! {
             BTreeMap::from([("read_file", ToolGrant::new().arg("/path", c.clone()))]),
             &[],
         );
-            let raw = read::read_bytes(token.biscuit.to_vec().unwrap(), 64).unwrap();
+            let raw = read::read_bytes(token.signed.to_vec().unwrap(), 64).unwrap();
         let read_back = raw.blocks.first().and_then(|b| b.content.args.first()).map(|a| a.constraint.clone());
         prop_assert_eq!(read_back.map(normal), Some(normal(c)));
     }
@@ -381,9 +376,9 @@ fn a_token_reads_back_with_its_records() {
             expires: None,
         }],
     );
-    let bytes = token.biscuit.to_vec().unwrap();
-    let env = read::envelope(bytes.clone(), 64).unwrap();
-    let records = read::records(&env).unwrap();
+    let bytes = token.signed.to_vec().unwrap();
+    let env = envelope::envelope(bytes.clone(), 64).unwrap();
+    let records = envelope::records(&env).unwrap();
     assert_eq!(records.delegations.len(), 1);
     assert_eq!(
         plan::walk(&records).unwrap().holder,
