@@ -169,6 +169,10 @@ pub struct RootPublicKey {
 }
 
 impl RootPublicKey {
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
     /// Builds a root public key from its key id and 32 bytes.
     ///
     /// # Errors

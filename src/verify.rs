@@ -396,9 +396,10 @@ impl Verifier {
         let env = envelope::read_envelope(text, self.limits.max_blocks).map_err(read_reason)?;
         let records = envelope::records(&env).map_err(read_reason)?;
         let walked = plan::walk(&records)?;
-        if env.root_key_id.and_then(|id| self.roots.get(id)).is_none() {
-            return Err(DenyReason::UnknownRootKey);
-        }
+        let root = env
+            .root_key_id
+            .and_then(|id| self.roots.get(id))
+            .ok_or(DenyReason::UnknownRootKey)?;
         let token_id = env
             .last_revocation_id()
             .and_then(TokenId::from_bytes)
@@ -407,9 +408,10 @@ impl Verifier {
             AgentPublicKey::from_bytes(&walked.holder).map_err(|_| DenyReason::MalformedToken)?;
         check_proof(proof, &token_id, &holder)?;
         // Authenticated from here: the holder signed this call over this token's id.
-        run::verify_signatures(&env.bytes, &self.roots)?;
+        let mut keys = run::KeyCache::with(holder);
+        run::verify_signatures(&env, root.verifying_key(), &mut keys)?;
         let raw = read::read_blocks(env).map_err(read_reason)?;
-        let (chain, plan) = plan::compile(&raw)?;
+        let (chain, plan) = plan::compile(&raw, &mut keys)?;
         let verified = Arc::new(VerifiedChain {
             text: text.into(),
             chain,

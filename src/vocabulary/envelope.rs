@@ -28,10 +28,10 @@ pub(crate) fn engine() -> GeneralPurpose {
 pub(crate) struct Envelope {
     /// The root key id the token names.
     pub(crate) root_key_id: Option<u32>,
-    /// The binary token (to check its signatures).
-    pub(crate) bytes: Vec<u8>,
     /// The authority block, then every other block.
     pub(crate) blocks: Vec<schema::SignedBlock>,
+    /// The token's proof: the last next key's secret (or a seal).
+    pub(crate) proof: schema::Proof,
 }
 
 impl Envelope {
@@ -59,8 +59,13 @@ pub(crate) fn envelope(bytes: Vec<u8>, max_blocks: usize) -> Result<Envelope, Re
     }
     // prost does not enforce proto2's `required`: an envelope is well-formed only with a proof
     // and, for every block, a signature and an ed25519 next key of the right sizes.
-    let well_formed =
-        |b: &schema::SignedBlock| b.signature.len() == 64 && ed25519_bytes(&b.next_key).is_some();
+    let well_formed = |b: &schema::SignedBlock| {
+        b.signature.len() == 64
+            && ed25519_bytes(&b.next_key).is_some()
+            && b.external_signature
+                .as_ref()
+                .is_none_or(|e| e.signature.len() == 64)
+    };
     let mut blocks = Vec::with_capacity(e.blocks.len() + 1);
     blocks.push(e.authority);
     blocks.extend(e.blocks);
@@ -69,8 +74,8 @@ pub(crate) fn envelope(bytes: Vec<u8>, max_blocks: usize) -> Result<Envelope, Re
     }
     Ok(Envelope {
         root_key_id: e.root_key_id,
-        bytes,
         blocks,
+        proof: e.proof,
     })
 }
 

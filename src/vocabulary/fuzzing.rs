@@ -19,7 +19,7 @@ pub fn read_and_evaluate(
     let env = envelope::envelope(token.to_vec(), 32).ok()?;
     let _ = envelope::records(&env).map(|r| plan::walk(&r));
     let raw = read::read_blocks(env).ok()?;
-    let (_, plan) = plan::compile(&raw).ok()?;
+    let (_, plan) = plan::compile(&raw, &mut super::run::KeyCache::default()).ok()?;
     let tool = ToolName::new(tool).ok()?;
     let (leaves, keys) = leaves(
         args,

@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 
 use super::envelope::Records;
 use super::read::{ArgCheck, BlockRole, Condition, RawToken};
+use super::run::KeyCache;
 use crate::constraint::{compile_regex, Constraint};
 use crate::decision::Hop;
 use crate::decision::{Chain, DenyReason};
 use crate::digest::Digest;
 use crate::ids::{AgentId, AuthorityId, ToolName};
-use crate::keys::AgentPublicKey;
 use crate::value::ArgValue;
 
 /// What the walk over the delegation records found, before any signature was checked.
@@ -118,7 +118,7 @@ pub(crate) struct Plan {
 }
 
 /// Compiles a token whose signatures verified into its chain and plan.
-pub(crate) fn compile(raw: &RawToken) -> Result<(Chain, Plan), DenyReason> {
+pub(crate) fn compile(raw: &RawToken, keys: &mut KeyCache) -> Result<(Chain, Plan), DenyReason> {
     let mut blocks = raw.blocks.iter();
     let Some(authority) = blocks.next() else {
         return Err(DenyReason::MalformedAuthority);
@@ -126,8 +126,9 @@ pub(crate) fn compile(raw: &RawToken) -> Result<(Chain, Plan), DenyReason> {
     let BlockRole::Authority(auth) = &authority.content.role else {
         return Err(DenyReason::MalformedAuthority);
     };
-    let root_holder =
-        AgentPublicKey::from_bytes(&auth.holder).map_err(|_| DenyReason::MalformedAuthority)?;
+    let root_holder = keys
+        .get(&auth.holder)
+        .ok_or(DenyReason::MalformedAuthority)?;
     let issuer =
         AuthorityId::new(auth.issuer.as_str()).map_err(|_| DenyReason::MalformedAuthority)?;
     let root_agent = AgentId::from_slice(&auth.agent).ok_or(DenyReason::MalformedAuthority)?;
@@ -184,7 +185,7 @@ pub(crate) fn compile(raw: &RawToken) -> Result<(Chain, Plan), DenyReason> {
                     return Err(DenyReason::DelegationNotByHolder { block: index });
                 }
                 let delegator = holder;
-                let next = AgentPublicKey::from_bytes(&d.holder).map_err(|_| malformed.clone())?;
+                let next = keys.get(&d.holder).ok_or_else(|| malformed.clone())?;
                 let agent = AgentId::from_slice(&d.agent).ok_or_else(|| malformed.clone())?;
                 hops.push(Hop {
                     delegator,
