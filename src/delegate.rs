@@ -44,17 +44,19 @@ impl Token {
         cause: Digest,
         narrowing: &Narrowing,
     ) -> Result<Token, Error> {
-        let desc = self.describe()?;
-        if desc.holder != current_holder.public() {
+        // Who holds the token and how deep it is come from the records alone; the whole token
+        // is read only when there is a narrowing to check.
+        let holding = self.signed.holding()?;
+        if holding.holder != current_holder.public().to_bytes() {
             return Err(Error::NotHolder);
         }
-        if desc.hops.len() >= desc.max_depth as usize {
-            return Err(Error::DepthExhausted(desc.max_depth));
+        if holding.hops >= holding.max_depth as usize {
+            return Err(Error::DepthExhausted(holding.max_depth));
         }
         let close = if narrowing == &Narrowing::new() {
             BTreeMap::new()
         } else {
-            desc.check_narrowing(narrowing)?
+            self.describe()?.check_narrowing(narrowing)?
         };
         let facts = DelegationFacts {
             next_holder,

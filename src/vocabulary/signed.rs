@@ -3,18 +3,32 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use biscuit_auth::{Algorithm, Biscuit, KeyPair, PrivateKey, PublicKey};
+use biscuit_auth::{Algorithm, Biscuit, KeyPair, PrivateKey, UnverifiedBiscuit};
 
+use super::envelope;
+use super::plan;
 use super::read::{self, RawToken};
+use super::run::{self, KeyCache};
 use super::write::{self, DelegationFacts};
 use crate::error::Error;
 use crate::grant::{Grant, Narrowing};
 use crate::ids::{AuthorityId, ToolName};
-use crate::keys::{AgentKey, AgentPublicKey, AuthorityKey, TrustedRoots};
+use crate::keys::{AgentKey, AuthorityKey, TrustedRoots};
 
-/// A token's signed blocks.
+/// A token's signed blocks. Built only by issuing or by decoding with every signature checked,
+/// so it holds biscuit's unverified form: appending to it does not check again what was
+/// checked when it was built (biscuit's own `append_third_party` re-verifies the signature it
+/// was just given).
 #[derive(Clone)]
-pub(crate) struct Signed(pub(super) Biscuit);
+pub(crate) struct Signed(pub(super) UnverifiedBiscuit);
+
+/// What a holder needs to know before delegating without narrowing: who holds the token, how
+/// many delegations it has and may have, read from its records alone.
+pub(crate) struct Holding {
+    pub(crate) holder: [u8; 32],
+    pub(crate) hops: usize,
+    pub(crate) max_depth: u32,
+}
 
 impl From<biscuit_auth::error::Token> for Error {
     fn from(e: biscuit_auth::error::Token) -> Self {
@@ -27,21 +41,17 @@ fn private_key(key: &AgentKey) -> Result<PrivateKey, Error> {
         .map_err(|e| Error::Biscuit(e.to_string()))
 }
 
-fn public_key(key: AgentPublicKey) -> Result<PublicKey, Error> {
-    PublicKey::from_bytes(&key.to_bytes(), Algorithm::Ed25519)
-        .map_err(|e| Error::Biscuit(e.to_string()))
-}
-
-/// The trusted roots as a biscuit root key provider: a missing key id or an unknown one is an
-/// error.
+/// The trusted roots as a biscuit root key provider (for biscuit's own checks, the reference
+/// in tests): a missing key id or an unknown one is an error.
+#[cfg(test)]
 pub(crate) fn provider(
     roots: &TrustedRoots,
-) -> impl Fn(Option<u32>) -> Result<PublicKey, biscuit_auth::error::Format> + '_ {
+) -> impl Fn(Option<u32>) -> Result<biscuit_auth::PublicKey, biscuit_auth::error::Format> + '_ {
     move |key_id| {
         let root = key_id
             .and_then(|id| roots.get(id))
             .ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
-        PublicKey::from_bytes(&root.to_bytes(), Algorithm::Ed25519)
+        biscuit_auth::PublicKey::from_bytes(&root.to_bytes(), Algorithm::Ed25519)
     }
 }
 
@@ -59,14 +69,24 @@ impl Signed {
             .merge(block)
             .root_key_id(root.key_id())
             .build(&KeyPair::from(&private))?;
-        Ok(Self(biscuit))
+        Ok(Self(UnverifiedBiscuit::from(biscuit.to_vec()?)?))
     }
 
-    /// Decodes base64url text and checks every signature against `roots`.
+    /// Decodes base64url text and checks every signature against `roots` (the verifier's own
+    /// signature check).
     pub(crate) fn from_base64(text: &str, roots: &TrustedRoots) -> Result<Self, Error> {
-        Biscuit::from_base64(text.trim(), provider(roots))
-            .map(Self)
-            .map_err(|e| Error::InvalidToken(e.to_string()))
+        let invalid = |what: &str| Error::InvalidToken(what.to_owned());
+        let env = envelope::read_envelope(text, usize::MAX)
+            .map_err(|e| Error::InvalidToken(format!("{e:?}")))?;
+        let root = env
+            .root_key_id
+            .and_then(|id| roots.get(id))
+            .ok_or_else(|| invalid("the root key id is missing or not trusted"))?;
+        run::verify_signatures(&env, root.verifying_key(), &mut KeyCache::default())
+            .map_err(|e| Error::InvalidToken(e.to_string()))?;
+        let unverified = UnverifiedBiscuit::from_base64(text.trim())
+            .map_err(|e| Error::InvalidToken(e.to_string()))?;
+        Ok(Self(unverified))
     }
 
     pub(crate) fn to_base64(&self) -> Result<String, Error> {
@@ -78,7 +98,20 @@ impl Signed {
     }
 
     pub(crate) fn size(&self) -> Result<usize, Error> {
-        Ok(self.0.serialized_size()?)
+        Ok(self.to_vec()?.len())
+    }
+
+    /// The holder and the delegation count, from the records alone (no block's grammar read).
+    pub(crate) fn holding(&self) -> Result<Holding, Error> {
+        let invalid = |e: &dyn std::fmt::Debug| Error::InvalidToken(format!("{e:?}"));
+        let env = envelope::envelope(self.to_vec()?, usize::MAX).map_err(|e| invalid(&e))?;
+        let records = envelope::records(&env).map_err(|e| invalid(&e))?;
+        let walked = plan::walk(&records).map_err(|e| invalid(&e))?;
+        Ok(Holding {
+            holder: walked.holder,
+            hops: records.delegations.len(),
+            max_depth: records.authority.max_depth,
+        })
     }
 
     /// Every block's revocation id (its signature), authority first.
@@ -121,9 +154,6 @@ impl Signed {
         let block = write::narrowing_block(narrowing, close, Some(facts))?;
         let request = self.0.third_party_request()?;
         let signed = request.create_block(&private_key(holder)?, block)?;
-        Ok(Self(self.0.append_third_party(
-            public_key(holder.public())?,
-            signed,
-        )?))
+        Ok(Self(self.0.append_third_party(&signed.serialize()?)?))
     }
 }
