@@ -419,7 +419,12 @@ fn a_null_argument_in_an_any_of_decides_as_natively() {
 fn signatures(bytes: &[u8]) -> Result<(), crate::DenyReason> {
     let env =
         envelope::envelope(bytes.to_vec(), 64).map_err(|_| crate::DenyReason::MalformedToken)?;
-    let root = authority().key().public();
+    // As the verifier does: the root chosen by the token's key id, then the check.
+    let roots = roots();
+    let root = env
+        .root_key_id
+        .and_then(|id| roots.get(id))
+        .ok_or(crate::DenyReason::UnknownRootKey)?;
     run::verify_signatures(&env, root.verifying_key(), &mut run::KeyCache::default())
 }
 
