@@ -446,6 +446,9 @@ fn every_deny_reason_is_produced_through_the_public_api() {
     for name in rows {
         let got = row(name);
         assert_eq!(got.code(), name, "row `{name}` produced {got:?}");
+        // The machine-readable form names the same stable code.
+        let json = serde_json::to_value(&got).unwrap();
+        assert_eq!(json["code"], name, "row `{name}`: {json}");
         let class = match name {
             "state_unavailable" | "audit_unavailable" => DenyClass::StateUnavailable,
             "needs_approval" => DenyClass::NeedsApproval,
