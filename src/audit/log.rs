@@ -71,9 +71,9 @@ impl fmt::Debug for LogPublicKey {
 }
 
 impl FromStr for LogPublicKey {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
 
-    fn from_str(s: &str) -> Result<Self, crate::Error> {
+    fn from_str(s: &str) -> Result<Self, crate::error::Error> {
         let k: AgentPublicKey = s.parse()?;
         Ok(Self(*k.verifying_key()))
     }
