@@ -100,7 +100,9 @@ pub enum Constraint {
     /// A string ending with this.
     Suffix(String),
     /// An absolute path at or below this absolute root, with no `..`, `%`, `\` or control
-    /// characters (lexical: see the threat model about symbolic links).
+    /// characters, spelled canonically — no empty or `.` segment, no trailing `/` — so that
+    /// other constraints on the same argument compare the one spelling the tool opens
+    /// (lexical: see the threat model about symbolic links).
     SubPath(String),
     /// A URL allowed by the policy.
     Url(UrlPolicy),
@@ -391,7 +393,7 @@ impl Constraint {
             (_, Constraint::AnyOf(parts)) => parts.iter().any(|p| self.is_subset_of(p)),
             (Constraint::Prefix(a), Constraint::Prefix(b)) => a.starts_with(b.as_str()),
             (Constraint::Suffix(a), Constraint::Suffix(b)) => a.ends_with(b.as_str()),
-            (Constraint::SubPath(a), Constraint::SubPath(b)) => subpath::is_within(b, a),
+            (Constraint::SubPath(a), Constraint::SubPath(b)) => subpath::root_within(b, a),
             (Constraint::Url(a), Constraint::Url(b)) => a.is_subset_of(b),
             (Constraint::IntRange { min: a, max: b }, Constraint::IntRange { min: c, max: d }) => {
                 c <= a && b <= d

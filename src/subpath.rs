@@ -31,12 +31,39 @@ pub(crate) fn components(path: &str) -> Option<Vec<&str>> {
     Some(out)
 }
 
-/// Whether `path` is at or below `root` (both absolute, checked as [`components`] says).
+/// Whether `path` is at or below `root` (both absolute, checked as [`components`] says), and
+/// `path` is spelled canonically: no empty or `.` segment, no trailing separator.
+///
+/// INVARIANT: a path argument is authorized in one spelling only. Other constraints on the same
+/// argument (`not_one_of`, `exact`, `prefix`, …) compare the raw string, so if `/data//secret`
+/// or `/data/./secret` passed here, a carve-out such as `not_one_of(["/data/secret"])` would
+/// not see the file the tool opens.
 pub(crate) fn is_within(root: &str, path: &str) -> bool {
     match (components(root), components(path)) {
-        (Some(root), Some(path)) => path.starts_with(&root),
+        (Some(root), Some(parts)) => is_canonical(path, &parts) && parts.starts_with(&root),
         _ => false,
     }
+}
+
+/// Whether the root `child` lies at or below the root `parent` (roots are compared by their
+/// components, whatever their spelling: the subset relation of two sub-path constraints).
+pub(crate) fn root_within(parent: &str, child: &str) -> bool {
+    match (components(parent), components(child)) {
+        (Some(parent), Some(child)) => child.starts_with(&parent),
+        _ => false,
+    }
+}
+
+/// Whether `path` is exactly `/` followed by its components joined by `/`.
+fn is_canonical(path: &str, parts: &[&str]) -> bool {
+    let mut rest = path;
+    for part in parts {
+        let Some(after) = rest.strip_prefix('/').and_then(|r| r.strip_prefix(part)) else {
+            return false;
+        };
+        rest = after;
+    }
+    rest.is_empty() || (parts.is_empty() && rest == "/")
 }
 
 #[cfg(test)]
@@ -48,7 +75,17 @@ mod tests {
         let rows: &[(&str, &str, bool)] = &[
             ("/data", "/data/a.txt", true),
             ("/data", "/data", true),
-            ("/data", "/data//x/./y", true),
+            ("/data", "/data/x/y", true),
+            // One spelling only: the carve-out bypass (`/data//secret.txt` is not
+            // `/data/secret.txt` to a string comparison, but is to the file system).
+            ("/data", "/data//x/./y", false),
+            ("/data", "/data//secret.txt", false),
+            ("/data", "/data/./secret.txt", false),
+            ("/data", "/data/.//./secret.txt", false),
+            ("/data", "/data/x/", false),
+            ("/data", "/data/", false),
+            ("/", "/", true),
+            ("/", "//", false),
             ("/data", "/database", false),
             ("/data", "/data/../etc/passwd", false),
             ("/data", "/data/%2e%2e/etc", false),

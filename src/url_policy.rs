@@ -15,9 +15,12 @@ pub(crate) const MAX_URL_LEN: usize = 2048;
 /// A host pattern is an exact lowercase host (`api.example.com`) or a suffix pattern
 /// (`*.example.com`, which matches subdomains but not `example.com` itself). Always rejected:
 /// user info (`https://good.com@evil.com`), backslashes, whitespace and control characters,
-/// explicit ports (a port equal to the scheme's default is dropped by parsing and accepted),
-/// trailing dots, IP literals unless `allow_ip_literals` (then the literal must be listed as a
-/// host, IPv6 in brackets), and punycode (`xn--`) labels matched only by a wildcard.
+/// explicit ports, trailing dots, IP literals unless `allow_ip_literals` (then the literal must
+/// be listed as a host, IPv6 in brackets), punycode (`xn--`) labels matched only by a wildcard,
+/// and **any spelling but the canonical one**: the URL must be exactly what the WHATWG parser
+/// writes back (lowercase scheme and host, no default port, no `.` or `..` segment, a path of at
+/// least `/`: `https://api.example.com/`, not `https://api.example.com`) with no empty path
+/// segment (`//`), so other constraints on the same argument see the one spelling requested.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UrlPolicy {
     /// Allowed schemes, lowercase (e.g. `https`).
@@ -103,6 +106,13 @@ impl UrlPolicy {
         let Ok(url) = Url::parse(candidate) else {
             return false;
         };
+        // One spelling only: the URL as the parser writes it back (lowercase scheme and host,
+        // no default port, dot segments resolved, a path of at least `/`) and no empty path
+        // segment. Other constraints on the argument compare the raw string, so a second
+        // spelling of an excluded URL would slip past them.
+        if url.as_str() != candidate || url.path().contains("//") {
+            return false;
+        }
         if !self.schemes.contains(url.scheme()) {
             return false;
         }
@@ -183,8 +193,15 @@ mod tests {
             ("https://evil.com#@api.example.com", false),
             ("https://api.example.com.evil.com/", false),
             ("https://api.example.com:8443/", false),
-            ("https://api.example.com:443/", true),
-            ("https://API.EXAMPLE.COM/", true),
+            // One spelling only: the parser's own (no default port, lowercase host, a path).
+            ("https://api.example.com/", true),
+            ("https://api.example.com:443/", false),
+            ("https://API.EXAMPLE.COM/", false),
+            ("HTTPS://api.example.com/", false),
+            ("https://api.example.com", false),
+            ("https://api.example.com/a/./b", false),
+            ("https://api.example.com/a/../b", false),
+            ("https://api.example.com//b", false),
             ("https://api.example.com./", false),
             ("https:\\\\api.example.com\\", false),
             ("https://127.0.0.1/", false),
@@ -200,8 +217,8 @@ mod tests {
             .allowing_ip_literals();
         assert!(ip.allows("http://127.0.0.1/x"));
         assert!(
-            ip.allows("http://0x7f.0.0.1/x"),
-            "the parser normalises hex to 127.0.0.1"
+            !ip.allows("http://0x7f.0.0.1/x"),
+            "the parser reads hex as 127.0.0.1: a second spelling, refused"
         );
         assert!(!ip.allows("http://10.0.0.1/x"));
     }

@@ -1166,3 +1166,103 @@ fn attack_hostile_tokens_with_garbage_proofs() {
         assert!(expected, "{name}: {r:?}");
     }
 }
+
+/// The carve-out bypass: a grant allows a tree but excludes one file or URL with a second
+/// constraint on the same argument. Every other spelling of the excluded value that the tool
+/// would open as the same file or URL is refused by `sub_path` / `url` themselves (one spelling
+/// only), so no constraint kind combined with them can be passed around.
+#[test]
+fn attack_carve_out_bypass_by_another_spelling() {
+    let w = World::new();
+    let secret = "/data/secret.txt";
+    let admin = "https://api.example.com/admin";
+    let path_spellings = [
+        "/data//secret.txt",
+        "/data/./secret.txt",
+        "/data/.//./secret.txt",
+        "/data/secret.txt/",
+        "//data/secret.txt",
+        "/data/x/../secret.txt",
+    ];
+    let url_spellings = [
+        "https://API.example.com/admin",
+        "https://api.example.com:443/admin",
+        "https://api.example.com/./admin",
+        "https://api.example.com//admin",
+        "https://api.example.com/x/../admin",
+        "HTTPS://api.example.com/admin",
+        "https://api.example.com/admin/.",
+    ];
+    let policy = UrlPolicy::new(["https"], ["api.example.com"]).unwrap();
+    // Every other kind a grantor might use to carve the excluded value out.
+    let path_carve_outs = vec![
+        Constraint::not_one_of([secret]).unwrap(),
+        Constraint::regex("/data/[a-z]+/[a-z.]+|/data/public[a-z.]*").unwrap(),
+        Constraint::any_of(vec![
+            Constraint::prefix("/data/public").unwrap(),
+            Constraint::suffix(".csv").unwrap(),
+        ])
+        .unwrap(),
+        Constraint::max_length(15).unwrap(),
+    ];
+    let url_carve_outs = vec![
+        Constraint::not_one_of([admin]).unwrap(),
+        Constraint::prefix("https://api.example.com/v1/").unwrap(),
+        Constraint::regex("https://api\\.example\\.com/v[0-9]+/.*").unwrap(),
+    ];
+    for carve in path_carve_outs {
+        let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+            .tool(
+                "read_file",
+                ToolGrant::new().arg(
+                    "path",
+                    Constraint::all_of(vec![Constraint::sub_path("/data").unwrap(), carve.clone()])
+                        .unwrap(),
+                ),
+            )
+            .build()
+            .unwrap();
+        let t = w.authority.issue(&g).unwrap();
+        assert!(
+            w.call(&t, &w.alice, "read_file", read(secret)).is_err(),
+            "{carve:?} must exclude {secret}"
+        );
+        for s in path_spellings {
+            assert!(
+                w.call(&t, &w.alice, "read_file", read(s)).is_err(),
+                "{carve:?}: `{s}` passed"
+            );
+        }
+    }
+    for carve in url_carve_outs {
+        let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+            .tool(
+                "http_get",
+                ToolGrant::new().arg(
+                    "url",
+                    Constraint::all_of(vec![
+                        Constraint::url(policy.clone()).unwrap(),
+                        carve.clone(),
+                    ])
+                    .unwrap(),
+                ),
+            )
+            .build()
+            .unwrap();
+        let t = w.authority.issue(&g).unwrap();
+        assert!(w
+            .call(&t, &w.alice, "http_get", json!({ "url": admin }))
+            .is_err());
+        for s in url_spellings {
+            assert!(
+                w.call(&t, &w.alice, "http_get", json!({ "url": s }))
+                    .is_err(),
+                "{carve:?}: `{s}` passed"
+            );
+        }
+        // The canonical spelling of an allowed URL still passes the url constraint itself.
+        assert!(Constraint::url(policy.clone())
+            .unwrap()
+            .allows(&json!("https://api.example.com/v1/items")));
+    }
+}

@@ -139,7 +139,10 @@ fn constraint_sub_path_bypass_attempts() {
         Constraint::sub_path("/data").unwrap(),
         &[
             (json!("/data/q3.csv"), true),
-            (json!("/data/a/./b"), true),
+            (json!("/data/a/b"), true),
+            (json!("/data/a/./b"), false),
+            (json!("/data//a"), false),
+            (json!("/data/a/"), false),
             (json!("/data"), true),
             (json!("/data/../etc/passwd"), false),
             (json!("/data/a/../../etc"), false),
