@@ -28,13 +28,27 @@ impl ToolCall {
     ///
     /// # Errors
     /// [`Error::Invalid`] for a bad tool name; [`Error::InvalidArguments`] when `args` is not
-    /// an object.
+    /// an object, is nested deeper or holds more values than `Limits::default()` allows (32
+    /// levels, 1,024 values), or holds an integer beyond ±2^53.
     pub fn new(tool: &str, args: Value) -> Result<Self, Error> {
         let tool = ToolName::new(tool)?;
         if !args.is_object() {
             return Err(Error::InvalidArguments(
                 "arguments must be a JSON object".to_owned(),
             ));
+        }
+        // Bounded as the verifier bounds calls (`Limits::default()`), and walked iteratively, so
+        // that canonicalising or signing never recurses deeper than a verifier would accept.
+        let limits = crate::limits::Limits::default();
+        let bounds = ArgBounds {
+            max_depth: limits.max_args_depth,
+            max_leaves: limits.max_args_values,
+        };
+        if leaves(&args, &bounds).is_none() {
+            return Err(Error::InvalidArguments(format!(
+                "arguments nested deeper than {} levels or holding more than {} values",
+                limits.max_args_depth, limits.max_args_values
+            )));
         }
         if crate::value::has_unportable_integer(&args) {
             return Err(Error::InvalidArguments(
@@ -233,10 +247,16 @@ impl ToolCall {
     /// depth (parsers disagree on which duplicate wins) and text nested deeper than 128 levels.
     ///
     /// # Errors
-    /// [`Error::InvalidArguments`] for malformed JSON, duplicate keys or a non-object; as
-    /// [`ToolCall::new`] otherwise.
+    /// [`Error::InvalidArguments`] for text longer than `Limits::default().max_args_bytes`
+    /// (64 KiB), malformed JSON, duplicate keys or a non-object; as [`ToolCall::new`] otherwise.
     pub fn from_json_text(tool: &str, text: &str) -> Result<Self, Error> {
         use serde::de::DeserializeSeed;
+        let max = crate::limits::Limits::default().max_args_bytes;
+        if text.len() > max {
+            return Err(Error::InvalidArguments(format!(
+                "arguments text longer than {max} bytes"
+            )));
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         NoDuplicateKeys
             .deserialize(&mut de)

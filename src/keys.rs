@@ -62,14 +62,22 @@ impl AgentPublicKey {
     /// Parses 32 bytes of an ed25519 public key.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when the bytes are not a valid curve point.
+    /// [`Error::Invalid`] when the bytes are not a valid curve point, or are a point of small
+    /// order (a "weak" key, for which signatures can be forged).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|_| Error::invalid("agent public key", &hex::encode(bytes)))?;
-        VerifyingKey::from_bytes(&arr)
-            .map(Self)
-            .map_err(|_| Error::invalid("agent public key", &hex::encode(bytes)))
+        let key = VerifyingKey::from_bytes(&arr)
+            .map_err(|_| Error::invalid("agent public key", &hex::encode(bytes)))?;
+        // A small-order key verifies signatures that no one made: it can never name a holder.
+        if key.is_weak() {
+            return Err(Error::invalid(
+                "agent public key (small order)",
+                &hex::encode(bytes),
+            ));
+        }
+        Ok(Self(key))
     }
 
     /// The 32 bytes of the key.

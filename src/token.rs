@@ -6,6 +6,7 @@ use std::fmt;
 use crate::error::Error;
 use crate::ids::TokenId;
 use crate::keys::TrustedRoots;
+use crate::limits::Limits;
 use crate::vocabulary::signed::Signed;
 
 /// A capability token whose signatures were checked against trusted roots.
@@ -28,14 +29,29 @@ impl fmt::Debug for Token {
 }
 
 impl Token {
-    /// Decodes base64url token text and checks every signature against `roots`.
+    /// Decodes base64url token text and checks every signature against `roots`, within the
+    /// verifier's default bounds (`Limits::default()`: 64 KiB of text, 32 blocks; the block count
+    /// is checked before any signature).
     ///
     /// # Errors
-    /// [`Error::InvalidToken`] when the text is not a token, the key id is unknown, or a
-    /// signature does not verify.
+    /// [`Error::InvalidToken`] when the text is too long, has too many blocks, is not a token,
+    /// names an unknown root key id, or a signature does not verify.
     pub fn from_base64(text: &str, roots: &TrustedRoots) -> Result<Self, Error> {
+        Self::from_base64_with_limits(text, roots, &Limits::default())
+    }
+
+    /// As [`Token::from_base64`], within `limits` (`max_token_bytes` and `max_blocks`): for a
+    /// holder whose executors accept larger tokens.
+    ///
+    /// # Errors
+    /// As [`Token::from_base64`].
+    pub fn from_base64_with_limits(
+        text: &str,
+        roots: &TrustedRoots,
+        limits: &Limits,
+    ) -> Result<Self, Error> {
         Ok(Self {
-            signed: Signed::from_base64(text, roots)?,
+            signed: Signed::from_base64(text, roots, limits)?,
         })
     }
 

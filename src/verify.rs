@@ -461,13 +461,16 @@ fn read_reason(e: ReadError) -> DenyReason {
     }
 }
 
+/// The proof's issue time (whole seconds) within the window of now, compared in milliseconds:
+/// a proof 60.5 s old is outside a 60 s window even though its second is 60 s back.
 fn check_freshness(issued_at: i64, now: OffsetDateTime, limits: &Limits) -> Result<(), DenyReason> {
-    let window = i64::try_from(limits.proof_window.as_secs()).unwrap_or(i64::MAX);
-    let now = now.unix_timestamp();
-    if issued_at < now.saturating_sub(window) {
+    let window = i128::try_from(limits.proof_window.as_millis()).unwrap_or(i128::MAX);
+    let now = now.unix_timestamp_nanos() / 1_000_000;
+    let issued = i128::from(issued_at).saturating_mul(1000);
+    if issued < now.saturating_sub(window) {
         return Err(DenyReason::ProofExpired);
     }
-    if issued_at > now.saturating_add(window) {
+    if issued > now.saturating_add(window) {
         return Err(DenyReason::ProofFromFuture);
     }
     Ok(())

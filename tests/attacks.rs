@@ -627,18 +627,24 @@ fn attack_oversized_arguments() {
 #[test]
 fn attack_deeply_nested_arguments() {
     let w = World::new();
-    let mut v = json!(1);
-    for _ in 0..100 {
-        v = json!([v]);
-    }
+    let nest = |levels: usize| {
+        let mut v = json!(1);
+        for _ in 0..levels {
+            v = json!([v]);
+        }
+        json!({ "q": v })
+    };
+    // Nested beyond the default bounds, a call cannot even be built (nor signed).
+    assert!(ToolCall::new("search", nest(100)).is_err());
+    // Within them, a verifier with stricter bounds denies it.
     assert_eq!(
         deny(
             &w,
-            &w.verifier(),
+            &w.verifier_with_limits(|l| l.max_args_depth = 8),
             &w.token().to_base64().unwrap(),
             &w.alice,
             "search",
-            json!({"q": v})
+            nest(20)
         ),
         DenyReason::ArgumentsTooComplex
     );

@@ -195,3 +195,82 @@ fn a_block_with_rules_is_refused_before_anything_runs() {
         DenyReason::OutsideGrammar { block: 1, .. }
     ));
 }
+
+/// The holder side is bounded as the verifier is: a token of more blocks or more text than
+/// `Limits::default()` allows is refused by `Token::from_base64` (its block count before any
+/// signature); `from_base64_with_limits` takes larger bounds.
+#[test]
+fn holder_side_token_decoding_is_bounded() {
+    let w = World::new();
+    let mut t = w.token();
+    for i in 0..Limits::default().max_blocks {
+        t = t
+            .attenuate(&Narrowing::new().expires_at(now() + time::Duration::minutes(59 - i as i64)))
+            .unwrap();
+    }
+    assert_eq!(t.block_count(), Limits::default().max_blocks + 1);
+    let roots: TrustedRoots = w.authority.key().public().into();
+    let text = t.to_base64().unwrap();
+    assert!(matches!(
+        Token::from_base64(&text, &roots),
+        Err(Error::InvalidToken(_))
+    ));
+    let mut wide = Limits::default();
+    wide.max_blocks = 64;
+    assert!(Token::from_base64_with_limits(&text, &roots, &wide).is_ok());
+    let long = format!("{text}{}", "A".repeat(Limits::default().max_token_bytes));
+    assert!(matches!(
+        Token::from_base64(&long, &roots),
+        Err(Error::InvalidToken(m)) if m.contains("longer than")
+    ));
+}
+
+/// Calls are bounded where they are made, so that canonicalising and signing never recurse
+/// deeper than a verifier accepts, and JSON text is capped before it is parsed.
+#[test]
+fn holder_side_calls_are_bounded() {
+    let depth = Limits::default().max_args_depth;
+    let nest = |levels: usize| {
+        let mut v = json!("leaf");
+        for _ in 0..levels {
+            v = json!({ "n": v });
+        }
+        v
+    };
+    // `{"q": nest}` puts the leaf at depth levels + 1.
+    assert!(ToolCall::new("search", json!({ "q": nest(depth - 1) })).is_ok());
+    assert!(matches!(
+        ToolCall::new("search", json!({ "q": nest(depth) })),
+        Err(Error::InvalidArguments(_))
+    ));
+    let wide: Map<String, Value> = (0..=Limits::default().max_args_values)
+        .map(|i| (format!("k{i}"), json!(i)))
+        .collect();
+    assert!(ToolCall::new("search", Value::Object(wide)).is_err());
+    let text = format!(
+        r#"{{"q": "{}"}}"#,
+        "x".repeat(Limits::default().max_args_bytes)
+    );
+    assert!(matches!(
+        ToolCall::from_json_text("search", &text),
+        Err(Error::InvalidArguments(m)) if m.contains("longer than")
+    ));
+}
+
+/// Freshness is compared in milliseconds: a proof signed in second T is expired at T + 60.5 s
+/// with a 60 s window (it was accepted while whole seconds were compared).
+#[test]
+fn a_proof_half_a_second_past_the_window_is_expired() {
+    let w = World::new();
+    let t = w.token();
+    let call = ToolCall::new("search", json!({})).unwrap();
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+    let text = t.to_base64().unwrap();
+    let at = |ms: i64| {
+        w.verifier_at(now() + time::Duration::milliseconds(ms))
+            .verify(&text, &call, &proof)
+    };
+    assert!(at(60_000).is_ok());
+    assert_eq!(reason(at(60_500)), DenyReason::ProofExpired);
+    assert_eq!(reason(at(-60_500)), DenyReason::ProofFromFuture);
+}

@@ -78,7 +78,15 @@ fn row(name: &str) -> DenyReason {
             "search",
             json!({"q": "a long query string"}),
         ),
-        "arguments_too_complex" => verify_text(&w, &v, &text, &w.alice, "search", nested(40)),
+        // A call within the holder side's default bounds, beyond this verifier's.
+        "arguments_too_complex" => verify_text(
+            &w,
+            &w.verifier_with_limits(|l| l.max_args_depth = 8),
+            &text,
+            &w.alice,
+            "search",
+            nested(20),
+        ),
         "tool_not_guarded" => verify_text(&w, &v, &text, &w.alice, "weather", json!({})),
         "malformed_token" => verify_text(&w, &v, "bm90IGEgdG9rZW4=", &w.alice, "search", json!({})),
         "unknown_root_key" => {

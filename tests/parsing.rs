@@ -160,3 +160,26 @@ fn call_proof_token_id_length_is_bounded() {
     assert!(CallProof::from_bytes(&proof_with_id(&[])).is_err());
     assert!(CallProof::from_bytes(&proof_with_id(&[9; 129])).is_err());
 }
+
+/// A small-order ("weak") public key verifies signatures nobody made: it is refused wherever a
+/// holder key is parsed.
+#[test]
+fn fail_weak_agent_public_keys() {
+    // The identity point and a point of order 2, in their canonical encodings.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut order_two = [0u8; 32];
+    order_two[0] = 0xec;
+    order_two[1..31].fill(0xff);
+    order_two[31] = 0x7f;
+    for bytes in [identity, order_two] {
+        assert!(
+            AgentPublicKey::from_bytes(&bytes).is_err(),
+            "{}",
+            hex::encode(bytes)
+        );
+        let text = format!("ed25519/{}", hex::encode(bytes));
+        assert!(text.parse::<AgentPublicKey>().is_err(), "{text}");
+    }
+    assert!(AgentPublicKey::from_bytes(&AgentKey::generate().public().to_bytes()).is_ok());
+}

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::grant::{Grant, Narrowing};
 use crate::ids::{AuthorityId, ToolName};
 use crate::keys::{AgentKey, AuthorityKey, TrustedRoots};
+use crate::limits::Limits;
 
 /// A token's signed blocks. Built only by issuing or by decoding with every signature checked,
 /// so it holds biscuit's unverified form: appending to it does not check again what was
@@ -74,9 +75,19 @@ impl Signed {
 
     /// Decodes base64url text and checks every signature against `roots` (the verifier's own
     /// signature check).
-    pub(crate) fn from_base64(text: &str, roots: &TrustedRoots) -> Result<Self, Error> {
+    pub(crate) fn from_base64(
+        text: &str,
+        roots: &TrustedRoots,
+        limits: &Limits,
+    ) -> Result<Self, Error> {
         let invalid = |what: &str| Error::InvalidToken(what.to_owned());
-        let env = envelope::read_envelope(text, usize::MAX)
+        if text.trim().len() > limits.max_token_bytes {
+            return Err(Error::InvalidToken(format!(
+                "token text longer than {} bytes",
+                limits.max_token_bytes
+            )));
+        }
+        let env = envelope::read_envelope(text, limits.max_blocks)
             .map_err(|e| Error::InvalidToken(format!("{e:?}")))?;
         let root = env
             .root_key_id
