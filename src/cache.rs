@@ -7,7 +7,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 const SHARDS: usize = 16;
 
@@ -19,7 +19,8 @@ struct Shard<V> {
 
 /// A bounded cache; oldest entries are evicted first, per shard.
 pub(crate) struct ChainCache<V> {
-    shards: Vec<Mutex<Shard<V>>>,
+    /// Read-locked on a hit, so calls with the same token on many threads do not queue.
+    shards: Vec<RwLock<Shard<V>>>,
     per_shard: usize,
 }
 
@@ -29,7 +30,7 @@ impl<V> ChainCache<V> {
         Self {
             shards: (0..SHARDS)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    RwLock::new(Shard {
                         map: HashMap::new(),
                         order: VecDeque::new(),
                     })
@@ -39,7 +40,7 @@ impl<V> ChainCache<V> {
         }
     }
 
-    fn shard(&self, key: &[u8; 32]) -> Option<&Mutex<Shard<V>>> {
+    fn shard(&self, key: &[u8; 32]) -> Option<&RwLock<Shard<V>>> {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
         self.shards.get((h.finish() as usize) % SHARDS)
@@ -50,7 +51,7 @@ impl<V> ChainCache<V> {
             return None;
         }
         // A poisoned shard is treated as a miss: the caller verifies from scratch.
-        let shard = self.shard(key)?.lock().ok()?;
+        let shard = self.shard(key)?.read().ok()?;
         shard.map.get(key).cloned()
     }
 
@@ -58,7 +59,7 @@ impl<V> ChainCache<V> {
         if self.per_shard == 0 {
             return;
         }
-        let Some(Ok(mut shard)) = self.shard(&key).map(|s| s.lock()) else {
+        let Some(Ok(mut shard)) = self.shard(&key).map(|s| s.write()) else {
             return;
         };
         if shard.map.insert(key, value).is_none() {
