@@ -183,3 +183,22 @@ fn fail_weak_agent_public_keys() {
     }
     assert!(AgentPublicKey::from_bytes(&AgentKey::generate().public().to_bytes()).is_ok());
 }
+
+/// A sealed token (biscuit's final form, which this crate never writes) is refused with a
+/// message that says so, on the holder side as at the verifier.
+#[test]
+fn fail_sealed_token_says_it_is_sealed() {
+    let w = World::new();
+    let sealed = raw(&w, &w.token()).seal().unwrap().to_base64().unwrap();
+    let roots: TrustedRoots = w.authority.key().public().into();
+    assert!(matches!(
+        Token::from_base64(&sealed, &roots),
+        Err(Error::InvalidToken(m)) if m.contains("sealed")
+    ));
+    let call = ToolCall::new("search", json!({})).unwrap();
+    let proof = proof_for_text(&w.alice, &sealed, &w.executor, &call, now()).unwrap();
+    assert_eq!(
+        reason(w.verifier().verify(&sealed, &call, &proof)),
+        DenyReason::MalformedToken
+    );
+}

@@ -89,6 +89,14 @@ impl Signed {
         }
         let env = envelope::read_envelope(text, limits.max_blocks)
             .map_err(|e| Error::InvalidToken(format!("{e:?}")))?;
+        if matches!(
+            env.proof.content,
+            Some(biscuit_auth::format::schema::proof::Content::FinalSignature(_))
+        ) {
+            return Err(invalid(
+                "the token is sealed: agentcap neither writes nor accepts sealed tokens",
+            ));
+        }
         let root = env
             .root_key_id
             .and_then(|id| roots.get(id))
