@@ -476,3 +476,154 @@ proptest! {
         }
     }
 }
+
+/// The envelope is refused unless every block has a 64-byte signature and an ed25519 next key,
+/// every external signature is 64 bytes, and the token carries its proof (prost does not
+/// enforce proto2's `required`, so each is checked by hand).
+#[test]
+fn an_envelope_without_its_required_parts_is_malformed() {
+    use biscuit_auth::format::schema;
+    use prost::Message;
+    let token = build(
+        BTreeMap::from([("read_file", ToolGrant::new())]),
+        &[Step {
+            delegate: true,
+            tools: None,
+            args: vec![],
+            close: vec![],
+            expires: None,
+        }],
+    );
+    let valid = token.signed.to_vec().unwrap();
+    assert!(envelope::envelope(valid.clone(), 64).is_ok());
+    let edit = |f: &dyn Fn(&mut schema::Biscuit)| {
+        let mut c = schema::Biscuit::decode(valid.as_slice()).unwrap();
+        f(&mut c);
+        envelope::envelope(c.encode_to_vec(), 64).map(|_| ())
+    };
+    let malformed = Err(read::ReadError::Malformed);
+    assert_eq!(edit(&|c| c.authority.signature.truncate(63)), malformed);
+    assert_eq!(edit(&|c| c.blocks[0].signature.push(0)), malformed);
+    assert_eq!(edit(&|c| c.authority.next_key.algorithm = 1), malformed);
+    assert_eq!(edit(&|c| c.blocks[0].next_key.key.truncate(31)), malformed);
+    assert_eq!(
+        edit(&|c| {
+            if let Some(e) = c.blocks[0].external_signature.as_mut() {
+                e.signature.truncate(10);
+            }
+        }),
+        malformed
+    );
+    assert_eq!(edit(&|c| c.proof.content = None), malformed);
+    assert_eq!(
+        envelope::envelope(valid.clone(), 1).map(|_| ()),
+        Err(read::ReadError::TooManyBlocks)
+    );
+    assert!(envelope::envelope(valid, 2).is_ok());
+}
+
+/// Before any signature, the records are read with the same symbol bounds as the whole
+/// grammar: at most `MAX_SYMBOLS` symbols of at most `MAX_SYMBOL_BYTES` each.
+#[test]
+fn the_records_respect_the_symbol_bounds() {
+    use biscuit_auth::format::schema;
+    use prost::Message;
+    let token = build(BTreeMap::from([("read_file", ToolGrant::new())]), &[]);
+    let valid = token.signed.to_vec().unwrap();
+    let with_symbols = |extra: usize, len: usize| {
+        let mut c = schema::Biscuit::decode(valid.as_slice()).unwrap();
+        let mut block = schema::Block::decode(c.authority.block.as_slice()).unwrap();
+        let have = block.symbols.len();
+        for i in 0..extra.saturating_sub(have) {
+            block.symbols.push(format!("{i:0len$}"));
+        }
+        c.authority.block = block.encode_to_vec();
+        let env = envelope::envelope(c.encode_to_vec(), 64).unwrap();
+        envelope::records(&env).map(|_| ())
+    };
+    let outside = Err(read::ReadError::OutsideGrammar {
+        block: 0,
+        what: "the symbol table's size",
+    });
+    assert!(with_symbols(read::MAX_SYMBOLS, 8).is_ok());
+    assert_eq!(with_symbols(read::MAX_SYMBOLS + 1, 8), outside);
+    assert!(with_symbols(20, read::MAX_SYMBOL_BYTES).is_ok());
+    assert_eq!(with_symbols(20, read::MAX_SYMBOL_BYTES + 1), outside);
+}
+
+/// An argument check whose expression names another variable than the one its `g` fact binds
+/// (or a type guard over another variable) is outside the grammar: biscuit would refuse the
+/// unbound variable, so the native plan must not read it as a constraint on the argument.
+#[test]
+fn a_check_over_an_unbound_variable_is_outside_the_grammar() {
+    use biscuit_auth::builder::{
+        Binary, BlockBuilder, Check, CheckKind, Expression, Op, Predicate, Rule, Term, Unary,
+    };
+    let token = build(
+        BTreeMap::from([("read_file", ToolGrant::new().allow_other_args())]),
+        &[],
+    );
+    let query = |body: Vec<Predicate>, ops: Vec<Op>| {
+        Rule::new(
+            Predicate::new("query".to_owned(), vec![]),
+            body,
+            vec![Expression { ops }],
+            vec![],
+        )
+    };
+    let v = |name: &str| Op::Value(Term::Variable(name.to_owned()));
+    let other_tool = query(
+        vec![Predicate::new(
+            "t".to_owned(),
+            vec![Term::Variable("t".to_owned())],
+        )],
+        vec![
+            v("t"),
+            Op::Value(Term::Str("read_file".to_owned())),
+            Op::Binary(Binary::HeterogeneousNotEqual),
+        ],
+    );
+    let bound = |expr_var: &str, guard_var: &str| {
+        let holds = query(
+            vec![Predicate::new(
+                "g".to_owned(),
+                vec![
+                    Term::Str("/path".to_owned()),
+                    Term::Variable("/path".to_owned()),
+                ],
+            )],
+            vec![
+                v(guard_var),
+                Op::Unary(Unary::TypeOf),
+                Op::Value(Term::Str("string".to_owned())),
+                Op::Binary(Binary::HeterogeneousEqual),
+                Op::Closure(
+                    vec![],
+                    vec![
+                        v(expr_var),
+                        Op::Value(Term::Str("/data".to_owned())),
+                        Op::Binary(Binary::Prefix),
+                    ],
+                ),
+                Op::Binary(Binary::LazyAnd),
+            ],
+        );
+        let check = Check {
+            queries: vec![other_tool.clone(), holds],
+            kind: CheckKind::One,
+        };
+        let signed = token
+            .signed
+            .0
+            .append(BlockBuilder::new().check(check).unwrap())
+            .unwrap();
+        read::read_bytes(signed.to_vec().unwrap(), 64).map(|raw| raw.blocks.len())
+    };
+    assert_eq!(bound("/path", "/path"), Ok(2));
+    let outside = Err(read::ReadError::OutsideGrammar {
+        block: 1,
+        what: "a check",
+    });
+    assert_eq!(bound("x", "/path"), outside);
+    assert_eq!(bound("/path", "x"), outside);
+}
