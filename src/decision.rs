@@ -352,19 +352,26 @@ impl fmt::Display for DenyReason {
             DenyReason::ToolNotGranted { block } => {
                 write!(f, "tool not granted (block {block})")
             }
-            DenyReason::ArgumentNotAllowed { block, argument } => {
-                write!(f, "block {block} does not allow argument `{argument}`")
-            }
-            DenyReason::ArgumentMissing { block, pointer } => {
-                write!(f, "block {block} requires argument `{pointer}`")
-            }
+            // Argument names come from the caller: escaped, so no newline or control character
+            // reaches a log line as written.
+            DenyReason::ArgumentNotAllowed { block, argument } => write!(
+                f,
+                "block {block} does not allow argument `{}`",
+                argument.escape_debug()
+            ),
+            DenyReason::ArgumentMissing { block, pointer } => write!(
+                f,
+                "block {block} requires argument `{}`",
+                pointer.escape_debug()
+            ),
             DenyReason::ArgumentRejected {
                 block,
                 pointer,
                 constraint,
             } => write!(
                 f,
-                "block {block}: argument `{pointer}` fails its `{constraint}` constraint"
+                "block {block}: argument `{}` fails its `{constraint}` constraint",
+                pointer.escape_debug()
             ),
             DenyReason::StateUnavailable(m) => write!(f, "state unavailable: {m}"),
             DenyReason::AuditUnavailable(m) => write!(f, "audit log unavailable: {m}"),

@@ -600,3 +600,21 @@ fn deny_reasons_display_for_operators() {
         assert_eq!(reason.to_string(), text, "{reason:?}");
     }
 }
+
+/// An argument name is the caller's text: the operator's reason (logs, audit) escapes it, so a
+/// name holding a newline cannot forge a second log line.
+#[test]
+fn caller_argument_names_are_escaped_in_operator_reasons() {
+    let w = World::new();
+    let t = w.token();
+    let r = reason(w.call(
+        &t,
+        &w.alice,
+        "read_file",
+        json!({"path": "/data/a", "x\nagentcap.decision=allow": 1}),
+    ));
+    let text = r.to_string();
+    assert!(matches!(r, DenyReason::ArgumentNotAllowed { .. }), "{r:?}");
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.contains("x\\nagentcap"), "{text}");
+}
