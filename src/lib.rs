@@ -15,6 +15,7 @@ mod describe;
 mod digest;
 mod error;
 mod grant;
+mod host;
 mod ids;
 mod keys;
 mod limits;
@@ -36,7 +37,8 @@ pub use authority::Authority;
 pub use call::ToolCall;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use constraint::{
-    Constraint, Scalar, ValueSet, MAX_CONSTRAINT_NODES, MAX_CONSTRAINT_STRING, MAX_REGEX_LEN,
+    CommandPolicy, Constraint, DateRange, EmailPolicy, HostPolicy, IpPolicy, Scalar, ValueSet,
+    MAX_COMMAND_LEN, MAX_CONSTRAINT_NODES, MAX_CONSTRAINT_STRING, MAX_LIST_LEN, MAX_REGEX_LEN,
     MAX_SET_LEN,
 };
 pub use decision::{Authorized, Chain, Denied, DenyClass, DenyReason, Hop};
@@ -47,6 +49,7 @@ pub use grant::{
     Grant, GrantBuilder, Narrowing, ToolGrant, UseLimits, MAX_ARGS_PER_TOOL, MAX_POINTER_LEN,
     MAX_TOOLS,
 };
+pub use host::is_public_ip;
 pub use ids::{AgentId, AuthorityId, ExecutorId, Label, TokenId, ToolName};
 pub use keys::{AgentKey, AgentPublicKey, AuthorityKey, RootPublicKey, TrustedRoots};
 pub use limits::Limits;

@@ -6,14 +6,20 @@ use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
 use crate::error::Error;
+use crate::host::{self, HostRef, HostRule};
 
 /// The longest URL accepted, in bytes.
 pub(crate) const MAX_URL_LEN: usize = 2048;
 
 /// Which URLs an argument may hold: a scheme set and a host set.
 ///
-/// A host pattern is an exact lowercase host (`api.example.com`) or a suffix pattern
-/// (`*.example.com`, which matches subdomains but not `example.com` itself). Always rejected:
+/// A host pattern is an exact lowercase host (`api.example.com`), a suffix pattern
+/// (`*.example.com`, which matches subdomains but not `example.com` itself) or `*` (any
+/// host). A wildcard never matches a local-only name (`localhost`, a single label,
+/// `.local`, `.internal`, ...) or — through `*` — a private, loopback, link-local,
+/// unique-local or cloud-metadata IP literal unless `allow_private`: `*` with IP literals
+/// allowed is an SSRF guard for a fetch tool (lexical: check the address a name resolves to
+/// with [`is_public_ip`](crate::is_public_ip) before connecting). Always rejected:
 /// user info (`https://good.com@evil.com`), backslashes, whitespace and control characters,
 /// explicit ports, trailing dots, IP literals unless `allow_ip_literals` (then the literal must
 /// be listed as a host, IPv6 in brackets), punycode (`xn--`) labels matched only by a wildcard,
@@ -30,6 +36,14 @@ pub struct UrlPolicy {
     /// Whether IP-literal hosts may match. Defaults to `false`.
     #[serde(default)]
     pub allow_ip_literals: bool,
+    /// Whether wildcards may match local-only names and non-public IP literals. Defaults to
+    /// `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_private: bool,
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl UrlPolicy {
@@ -48,15 +62,43 @@ impl UrlPolicy {
             schemes: schemes.into_iter().map(Into::into).collect(),
             hosts: hosts.into_iter().map(Into::into).collect(),
             allow_ip_literals: false,
+            allow_private: false,
         };
         policy.validate()?;
         Ok(policy)
     }
 
-    /// The same policy, with IP literals allowed when listed as hosts.
+    /// The same policy, with IP literals allowed when listed as hosts (or, through `*`, when
+    /// public).
     pub fn allowing_ip_literals(mut self) -> Self {
         self.allow_ip_literals = true;
         self
+    }
+
+    /// The same policy, with wildcards also matching local-only names and non-public
+    /// addresses (turns the SSRF guard off).
+    pub fn allowing_private(mut self) -> Self {
+        self.allow_private = true;
+        self
+    }
+
+    /// Any public `https` or `http` URL: hosts `*`, public IP literals allowed, private,
+    /// loopback, link-local, unique-local and metadata addresses and local-only names refused.
+    pub fn public_web() -> Self {
+        Self {
+            schemes: ["http", "https"].into_iter().map(String::from).collect(),
+            hosts: std::iter::once("*".to_owned()).collect(),
+            allow_ip_literals: true,
+            allow_private: false,
+        }
+    }
+
+    fn rule(&self) -> HostRule<'_> {
+        HostRule {
+            patterns: &self.hosts,
+            allow_ip_literals: self.allow_ip_literals,
+            allow_private: self.allow_private,
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
@@ -75,19 +117,11 @@ impl UrlPolicy {
                 return Err(Error::grant(format!("invalid url scheme `{s}`")));
             }
         }
+        if self.hosts.len() > crate::constraint::MAX_SET_LEN {
+            return Err(Error::grant("a url constraint lists too many hosts"));
+        }
         for h in &self.hosts {
-            let bare = h.strip_prefix("*.").unwrap_or(h);
-            let ok = !bare.is_empty()
-                && h.len() <= 253
-                && !bare.contains('*')
-                && !bare.ends_with('.')
-                && !bare.starts_with('.')
-                && bare.chars().all(|c| {
-                    c.is_ascii_lowercase()
-                        || c.is_ascii_digit()
-                        || matches!(c, '-' | '.' | ':' | '[' | ']')
-                });
-            if !ok {
+            if !host::valid_pattern(h, true) {
                 return Err(Error::grant(format!("invalid url host pattern `{h}`")));
             }
         }
@@ -119,59 +153,18 @@ impl UrlPolicy {
         if !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
             return false;
         }
-        match url.host() {
-            Some(Host::Domain(domain)) => self.domain_allowed(domain),
-            Some(Host::Ipv4(_)) | Some(Host::Ipv6(_)) => {
-                self.allow_ip_literals && url.host_str().is_some_and(|h| self.hosts.contains(h))
-            }
-            None => false,
-        }
-    }
-
-    fn domain_allowed(&self, domain: &str) -> bool {
-        if domain.is_empty() || domain.ends_with('.') {
-            return false;
-        }
-        if self.hosts.contains(domain) {
-            return true;
-        }
-        self.hosts.iter().any(|pattern| {
-            let Some(suffix) = pattern.strip_prefix("*.") else {
-                return false;
-            };
-            let Some(head) = domain
-                .strip_suffix(suffix)
-                .and_then(|h| h.strip_suffix('.'))
-            else {
-                return false;
-            };
-            // A wildcard never stands for a punycode label: those must be listed explicitly.
-            !head.is_empty() && !head.split('.').any(|label| label.starts_with("xn--"))
-        })
+        let host = match (url.host(), url.host_str()) {
+            (Some(Host::Domain(domain)), _) => HostRef::Name(domain),
+            (Some(Host::Ipv4(ip)), Some(text)) => HostRef::Ip(ip.into(), text),
+            (Some(Host::Ipv6(ip)), Some(text)) => HostRef::Ip(ip.into(), text),
+            _ => return false,
+        };
+        self.rule().allows(host)
     }
 
     /// Whether every URL this policy allows is allowed by `parent` (conservative).
     pub(crate) fn is_subset_of(&self, parent: &UrlPolicy) -> bool {
-        if !self.schemes.is_subset(&parent.schemes)
-            || (self.allow_ip_literals && !parent.allow_ip_literals)
-        {
-            return false;
-        }
-        self.hosts.iter().all(|h| {
-            if parent.hosts.contains(h) {
-                return true;
-            }
-            let bare = h.strip_prefix("*.").unwrap_or(h);
-            parent.hosts.iter().any(|p| {
-                p.strip_prefix("*.").is_some_and(|suffix| {
-                    bare.strip_suffix(suffix)
-                        .and_then(|head| head.strip_suffix('.'))
-                        .is_some_and(|head| {
-                            !head.is_empty() && !head.split('.').any(|l| l.starts_with("xn--"))
-                        })
-                })
-            })
-        })
+        self.schemes.is_subset(&parent.schemes) && self.rule().is_subset_of(&parent.rule())
     }
 }
 
@@ -265,13 +258,11 @@ mod tests {
         assert!(!ok(&["https"], &[""]), "empty host");
         assert!(!ok(&["https"], &["*."]), "bare wildcard");
         assert!(!ok(&["https"], &["a_b.com"]), "underscore");
-        assert!(
-            !ok(&["https"], &[&format!("{}.com", "a".repeat(250))]),
-            "over 253 bytes"
-        );
-        assert!(
-            ok(&["https"], &[&format!("{}.com", "a".repeat(249))]),
-            "253 bytes"
-        );
+        let long = |last: usize| format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(last));
+        assert!(!ok(&["https"], &[&long(58)]), "over 253 bytes");
+        assert!(ok(&["https"], &[&long(57)]), "253 bytes");
+        assert!(!ok(&["https"], &[&"a".repeat(64)]), "a label over 63 bytes");
+        assert!(ok(&["https"], &["*"]), "any host");
+        assert!(!ok(&["https"], &["1.2.3"]), "a number where a name goes");
     }
 }

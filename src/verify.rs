@@ -267,7 +267,7 @@ impl Verifier {
         // Every call: every block's conditions (expiry included), evaluated natively.
         verified.plan.evaluate(&CallView {
             tool: call.tool(),
-            leaves: &leaves,
+            args: call.args(),
             top_keys: &top_keys,
             now: now.unix_timestamp(),
         })?;

@@ -17,6 +17,8 @@ pub(crate) enum E<'a> {
     Term(T<'a>),
     /// A closure without parameters (the right side of a lazy `&&` / `||`).
     Closure(Box<E<'a>>),
+    /// A closure over one element `$e` (the right side of `.all`).
+    Lambda(Box<E<'a>>),
     Negate(Box<E<'a>>),
     Length(Box<E<'a>>),
     TypeOf(Box<E<'a>>),
@@ -35,6 +37,7 @@ pub(crate) enum Bin<'a> {
     Regex,
     And,
     Or,
+    All,
     Ffi(&'a str),
 }
 
@@ -52,11 +55,13 @@ pub(crate) fn tree<'a>(ops: &'a [schema::Op], sym: &Symbols<'a>, depth: usize) -
         match op.content.as_ref()? {
             Content::Value(t) => stack.push((E::Term(term(t, sym, false)?), depth + 1)),
             Content::Closure(c) => {
-                if !c.params.is_empty() {
-                    return None;
-                }
-                let inner = tree(&c.ops, sym, depth + 1)?;
-                stack.push((E::Closure(Box::new(inner)), depth + 2));
+                let inner = Box::new(tree(&c.ops, sym, depth + 1)?);
+                let e = match c.params.as_slice() {
+                    [] => E::Closure(inner),
+                    [p] if sym.get(u64::from(*p))? == n::ELEM => E::Lambda(inner),
+                    _ => return None,
+                };
+                stack.push((e, depth + 2));
             }
             Content::Unary(u) => {
                 if u.ffi_name.is_some() {
@@ -87,13 +92,19 @@ pub(crate) fn tree<'a>(ops: &'a [schema::Op], sym: &Symbols<'a>, depth: usize) -
                     (B::Regex, None) => Bin::Regex,
                     (B::LazyAnd, None) => Bin::And,
                     (B::LazyOr, None) => Bin::Or,
+                    (B::All, None) => Bin::All,
                     _ => return None,
                 };
                 let (right, dr) = stack.pop()?;
                 let (left, dl) = stack.pop()?;
-                // Only the lazy operators take a closure, and only on their right.
+                // Only the lazy operators take a closure and only `.all` a lambda, both on
+                // their right.
                 let lazy = matches!(op, Bin::And | Bin::Or);
-                if lazy != matches!(right, E::Closure(_)) || matches!(left, E::Closure(_)) {
+                let all = op == Bin::All;
+                if lazy != matches!(right, E::Closure(_))
+                    || all != matches!(right, E::Lambda(_))
+                    || matches!(left, E::Closure(_) | E::Lambda(_))
+                {
                     return None;
                 }
                 let d = dr.max(dl) + 1;
@@ -126,6 +137,34 @@ pub(crate) fn guard_type<'a>(e: &E<'a>, var: &str) -> Option<&'a str> {
     }
 }
 
+/// The JSON parameter the writer emits for an extern-function kind.
+pub(crate) fn extern_param(c: &Constraint) -> Option<String> {
+    match c {
+        Constraint::SubPath(root) => Some(root.clone()),
+        Constraint::Url(p) => serde_json::to_string(p).ok(),
+        Constraint::NumberRange { min, max } => serde_json::to_string(&[min, max]).ok(),
+        Constraint::Host(p) => serde_json::to_string(p).ok(),
+        Constraint::Email(p) => serde_json::to_string(p).ok(),
+        Constraint::Date(r) => serde_json::to_string(r).ok(),
+        Constraint::Ip(p) => serde_json::to_string(p).ok(),
+        Constraint::Command(p) => serde_json::to_string(p).ok(),
+        _ => None,
+    }
+}
+
+fn is_len(e: &E<'_>, var: &str) -> bool {
+    matches!(e, E::Length(v) if is_var(v, var))
+}
+
+fn scalar(t: &T<'_>) -> Option<Scalar> {
+    Some(match t {
+        T::Str(s) => Scalar::Str((*s).to_owned()),
+        T::Int(i) => Scalar::Int(*i),
+        T::Bool(b) => Scalar::Bool(*b),
+        _ => return None,
+    })
+}
+
 /// The body of a typed leaf, given its guard's type.
 pub(crate) fn guarded(ty: &str, body: &E<'_>, var: &str) -> Option<Constraint> {
     let g = |e: &E<'_>| is_var(e, var);
@@ -147,6 +186,34 @@ pub(crate) fn guarded(ty: &str, body: &E<'_>, var: &str) -> Option<Constraint> {
         _ => return None,
     };
     Some(match (ty, op, l, r) {
+        (n::ARRAY, Bin::Contains, v, E::Term(x)) if g(v) => Constraint::Contains(scalar(x)?),
+        // $v.length() >= MIN && ($v.length() <= MAX && $v.all($e -> ITEM))
+        (n::ARRAY, Bin::And, E::Bin(Bin::Ge, len, lo), E::Closure(rest)) if is_len(len, var) => {
+            let (E::Term(T::Int(lo)), E::Bin(Bin::And, at_most, all)) =
+                (lo.as_ref(), rest.as_ref())
+            else {
+                return None;
+            };
+            let E::Bin(Bin::Le, len2, hi) = at_most.as_ref() else {
+                return None;
+            };
+            let (true, E::Term(T::Int(hi)), E::Closure(all)) =
+                (is_len(len2, var), hi.as_ref(), all.as_ref())
+            else {
+                return None;
+            };
+            let E::Bin(Bin::All, v2, lambda) = all.as_ref() else {
+                return None;
+            };
+            let (true, E::Lambda(item)) = (g(v2), lambda.as_ref()) else {
+                return None;
+            };
+            Constraint::Each {
+                item: Box::new(constraint(item, n::ELEM)?),
+                min_len: u32::try_from(*lo).ok()?,
+                max_len: u32::try_from(*hi).ok()?,
+            }
+        }
         (n::STRING, Bin::Contains, E::Term(T::Set(items)), v) if g(v) => {
             Constraint::OneOf(ValueSet::Strs(strs(items)?))
         }
@@ -201,25 +268,32 @@ pub(crate) fn constraint(e: &E<'_>, var: &str) -> Option<Constraint> {
                 _ => Constraint::AnyOf(parts),
             })
         }
-        E::Bin(Bin::Eq, v, x) if g(v) => Some(Constraint::Exact(match x.as_ref() {
-            E::Term(T::Str(s)) => Scalar::Str((*s).to_owned()),
-            E::Term(T::Int(i)) => Scalar::Int(*i),
-            E::Term(T::Bool(b)) => Scalar::Bool(*b),
-            _ => return None,
-        })),
+        E::Bin(Bin::Eq, v, x) if g(v) => match x.as_ref() {
+            E::Term(t) => Some(Constraint::Exact(scalar(t)?)),
+            _ => None,
+        },
+        E::Negate(inner) => Some(Constraint::Not(Box::new(constraint(inner, var)?))),
         E::Bin(Bin::Ffi(name), v, param) if g(v) => {
             let E::Term(T::Str(param)) = param.as_ref() else {
                 return None;
             };
-            match *name {
+            let c = match *name {
                 n::EXT_PATH => Some(Constraint::SubPath((*param).to_owned())),
                 n::EXT_URL => Some(Constraint::Url(serde_json::from_str(param).ok()?)),
                 n::EXT_NUM => {
                     let [min, max]: [f64; 2] = serde_json::from_str(param).ok()?;
                     Some(Constraint::NumberRange { min, max })
                 }
+                n::EXT_HOST => Some(Constraint::Host(serde_json::from_str(param).ok()?)),
+                n::EXT_EMAIL => Some(Constraint::Email(serde_json::from_str(param).ok()?)),
+                n::EXT_DATE => Some(Constraint::Date(serde_json::from_str(param).ok()?)),
+                n::EXT_IP => Some(Constraint::Ip(serde_json::from_str(param).ok()?)),
+                n::EXT_COMMAND => Some(Constraint::Command(serde_json::from_str(param).ok()?)),
                 _ => None,
-            }
+            }?;
+            // One spelling: the parameter must be exactly what the writer emits for it (no
+            // unknown field, no other order or spacing).
+            (extern_param(&c).as_deref() == Some(*param)).then_some(c)
         }
         _ => None,
     }

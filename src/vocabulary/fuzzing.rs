@@ -34,7 +34,7 @@ pub fn read_and_evaluate(
     Some(
         plan.evaluate(&CallView {
             tool: &tool,
-            leaves: &leaves,
+            args,
             top_keys: &keys,
             now,
         })

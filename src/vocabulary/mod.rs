@@ -62,7 +62,8 @@ pub(crate) mod names {
 
     /// Call fact `t(tool)`, and the variable over tool names.
     pub(crate) const TOOL: &str = "t";
-    /// Call fact `g(pointer, value)` (one per scalar leaf), and the variable over values.
+    /// Call fact `g(pointer, value)` (one per value the pointer reaches, arrays and objects
+    /// included), and the variable over values.
     pub(crate) const ARG: &str = "g";
     /// Call fact `k(key)` (one per top-level argument name), and the variable over keys.
     pub(crate) const KEY: &str = "k";
@@ -74,9 +75,19 @@ pub(crate) mod names {
     /// Type names the guards compare with.
     pub(crate) const STRING: &str = "string";
     pub(crate) const INTEGER: &str = "integer";
+    pub(crate) const ARRAY: &str = "array";
+    /// The parameter of an `each` constraint's closure (an element of the array).
+    pub(crate) const ELEM: &str = "e";
 
     /// Extern functions: sub-path (a default symbol), URL policy, number range.
     pub(crate) const EXT_PATH: &str = "path";
     pub(crate) const EXT_URL: &str = "url";
     pub(crate) const EXT_NUM: &str = "num";
+    /// Extern functions of the kinds Datalog cannot express, each with its policy as JSON
+    /// (default symbols where biscuit has one: free).
+    pub(crate) const EXT_HOST: &str = "hostname";
+    pub(crate) const EXT_EMAIL: &str = "email";
+    pub(crate) const EXT_IP: &str = "ip_address";
+    pub(crate) const EXT_DATE: &str = "date";
+    pub(crate) const EXT_COMMAND: &str = "cmd";
 }

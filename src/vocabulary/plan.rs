@@ -12,7 +12,7 @@ use crate::decision::Hop;
 use crate::decision::{Chain, DenyReason};
 use crate::digest::Digest;
 use crate::ids::{AgentId, AuthorityId, ToolName};
-use crate::value::ArgValue;
+use serde_json::Value;
 
 /// What the walk over the delegation records found, before any signature was checked.
 #[derive(Debug)]
@@ -44,38 +44,53 @@ pub(crate) fn walk(records: &Records) -> Result<Walked, DenyReason> {
     Ok(Walked { holder })
 }
 
-/// A constraint ready to evaluate: regexes compiled once.
+/// A constraint ready to evaluate on a present value: regexes compiled once, `optional`
+/// wrappers removed (absence is judged before, from the normalized form).
 #[derive(Debug)]
 enum Compiled {
     Regex(regex::Regex),
     Plain(Constraint),
     All(Vec<Compiled>),
     Any(Vec<Compiled>),
+    Not(Box<Compiled>),
+    Each {
+        item: Box<Compiled>,
+        min: usize,
+        max: usize,
+    },
 }
 
 impl Compiled {
     fn new(c: &Constraint) -> Option<Self> {
+        let many = |parts: &[Constraint]| parts.iter().map(Compiled::new).collect::<Option<_>>();
         Some(match c {
             Constraint::Regex(p) => Compiled::Regex(compile_regex(p).ok()?),
-            Constraint::AllOf(parts) => {
-                Compiled::All(parts.iter().map(Compiled::new).collect::<Option<_>>()?)
-            }
-            Constraint::AnyOf(parts) => {
-                Compiled::Any(parts.iter().map(Compiled::new).collect::<Option<_>>()?)
-            }
+            Constraint::AllOf(parts) => Compiled::All(many(parts)?),
+            Constraint::AnyOf(parts) => Compiled::Any(many(parts)?),
+            Constraint::Optional(inner) => Compiled::new(inner)?,
+            Constraint::Not(inner) => Compiled::Not(Box::new(Compiled::new(inner)?)),
+            Constraint::Each {
+                item,
+                min_len,
+                max_len,
+            } => Compiled::Each {
+                item: Box::new(Compiled::new(item)?),
+                min: *min_len as usize,
+                max: *max_len as usize,
+            },
             other => Compiled::Plain(other.clone()),
         })
     }
 
-    /// `Ok` when `v` satisfies it; otherwise the kind of the leaf that refused it.
-    fn check(&self, v: &ArgValue<'_>) -> Result<(), &'static str> {
+    /// `Ok` when `v` satisfies it; otherwise the kind of the constraint that refused it.
+    fn check(&self, v: &Value) -> Result<(), &'static str> {
         match self {
             Compiled::Regex(re) => match v {
-                ArgValue::Str(s) if re.is_match(s) => Ok(()),
+                Value::String(s) if re.is_match(s) => Ok(()),
                 _ => Err("regex"),
             },
             Compiled::Plain(c) => {
-                if c.allows_value(v) {
+                if c.allows(v) {
                     Ok(())
                 } else {
                     Err(c.kind_name())
@@ -89,8 +104,31 @@ impl Compiled {
                     Err("any_of")
                 }
             }
+            Compiled::Not(inner) => match inner.check(v) {
+                Ok(()) => Err("not"),
+                Err(_) => Ok(()),
+            },
+            Compiled::Each { item, min, max } => match v {
+                Value::Array(items)
+                    if (*min..=*max).contains(&items.len())
+                        && items.iter().all(|x| item.check(x).is_ok()) =>
+                {
+                    Ok(())
+                }
+                _ => Err("each"),
+            },
         }
     }
+}
+
+/// One block's constraint on one argument.
+#[derive(Debug)]
+struct ArgPlan {
+    block: usize,
+    pointer: String,
+    /// Whether absence satisfies it.
+    optional: bool,
+    constraint: Compiled,
 }
 
 /// Everything every block requires of one tool.
@@ -100,8 +138,8 @@ struct ToolPlan {
     removed_by: Option<usize>,
     /// Closed argument lists: (block, allowed top-level names).
     closed: Vec<(usize, HashSet<String>)>,
-    /// Argument checks: (block, pointer, constraint).
-    args: Vec<(usize, String, Compiled)>,
+    /// Argument checks, in block order.
+    args: Vec<ArgPlan>,
 }
 
 /// A verified chain's typed plan.
@@ -163,7 +201,12 @@ pub(crate) fn compile(raw: &RawToken, keys: &mut KeyCache) -> Result<(Chain, Pla
                     block: index,
                     what: "a regex",
                 })?;
-                plan.args.push((index, pointer.clone(), compiled));
+                plan.args.push(ArgPlan {
+                    block: index,
+                    pointer: pointer.clone(),
+                    optional: constraint.allows_absence(),
+                    constraint: compiled,
+                });
             }
         }
         for (tool, keys) in &c.closed {
@@ -214,41 +257,15 @@ pub(crate) fn compile(raw: &RawToken, keys: &mut KeyCache) -> Result<(Chain, Pla
     Ok((chain, plan))
 }
 
-/// The call as the plan sees it: the facts biscuit's authorizer would get.
+/// The call as the plan sees it.
 pub(crate) struct CallView<'a> {
     pub(crate) tool: &'a ToolName,
-    /// Every scalar leaf: (JSON Pointer, value).
-    pub(crate) leaves: &'a [(String, ArgValue<'a>)],
+    /// The arguments (an object; every pointer is resolved in it).
+    pub(crate) args: &'a Value,
     /// Every top-level argument name.
     pub(crate) top_keys: &'a [&'a str],
     /// The decision time, Unix seconds.
     pub(crate) now: i64,
-}
-
-/// Leaves by pointer: a scan for a few, a map for many.
-enum Lookup<'a, 'b> {
-    Scan(&'b [(String, ArgValue<'a>)]),
-    Map(HashMap<&'b str, ArgValue<'a>>),
-}
-
-impl<'a, 'b> Lookup<'a, 'b> {
-    fn new(leaves: &'b [(String, ArgValue<'a>)]) -> Self {
-        if leaves.len() <= 8 {
-            Lookup::Scan(leaves)
-        } else {
-            Lookup::Map(leaves.iter().map(|(p, v)| (p.as_str(), *v)).collect())
-        }
-    }
-
-    /// The scalar at `pointer`: what biscuit's authorizer gets as an argument fact (containers
-    /// and unportable numbers have none).
-    fn get(&self, pointer: &str) -> Option<ArgValue<'a>> {
-        let v = match self {
-            Lookup::Scan(leaves) => leaves.iter().find(|(p, _)| p == pointer).map(|(_, v)| *v),
-            Lookup::Map(m) => m.get(pointer).copied(),
-        }?;
-        (!matches!(v, ArgValue::Container | ArgValue::Unportable)).then_some(v)
-    }
 }
 
 impl Plan {
@@ -275,19 +292,21 @@ impl Plan {
                 });
             }
         }
-        let leaves = Lookup::new(call.leaves);
-        for (block, pointer, constraint) in &tool.args {
-            let Some(value) = leaves.get(pointer) else {
+        for arg in &tool.args {
+            let Some(value) = call.args.pointer(&arg.pointer) else {
+                if arg.optional {
+                    continue;
+                }
                 return Err(DenyReason::ArgumentMissing {
-                    block: *block,
-                    pointer: pointer.clone(),
+                    block: arg.block,
+                    pointer: arg.pointer.clone(),
                 });
             };
-            constraint
-                .check(&value)
+            arg.constraint
+                .check(value)
                 .map_err(|kind| DenyReason::ArgumentRejected {
-                    block: *block,
-                    pointer: pointer.clone(),
+                    block: arg.block,
+                    pointer: arg.pointer.clone(),
                     constraint: kind,
                 })?;
         }

@@ -404,9 +404,12 @@ fn read_check(check: &schema::Check, sym: &Symbols<'_>, content: &mut BlockConte
                 if arg_pointer(pointer).ok()? != pointer {
                     return None;
                 }
-                // A bare `true` (an all-of of `any`) still requires the argument to be
-                // present, as the check does: the plan looks the argument up first.
+                // What the writer emits for an argument that must be present: a normalized
+                // constraint that does not allow absence (the plan judges absence from it).
                 let c = constraint(e, pointer)?;
+                if c.normalized() != c || c.allows_absence() {
+                    return None;
+                }
                 c.validate_shape().ok()?;
                 content.args.push(ArgCheck {
                     tool: name_of_tool.clone(),
@@ -417,26 +420,50 @@ fn read_check(check: &schema::Check, sym: &Symbols<'_>, content: &mut BlockConte
             Some(())
         }
         // reject if t(TOOL), k($k), ![keys].contains($k)
+        // reject if t(TOOL), g(POINTER, $POINTER), !<constraint>   (an optional argument)
         (Kind::Reject, [q]) => {
             let (body, e) = query_parts(q, sym)?;
-            let name = match body.as_slice() {
-                [(n::TOOL, t), (n::KEY, k)] => match (t.as_slice(), k.as_slice()) {
-                    ([T::Str(name)], [T::Var(n::KEY)]) => tool(name)?,
-                    _ => return None,
-                },
-                _ => return None,
+            let E::Negate(inner) = &e else {
+                return None;
             };
-            let keys = match &e {
-                E::Negate(inner) => match inner.as_ref() {
-                    E::Bin(Bin::Contains, set, v) if is_var(v, n::KEY) => match set.as_ref() {
-                        E::Term(T::Set(items)) => strs(items)?,
+            match body.as_slice() {
+                [(n::TOOL, t), (n::KEY, k)] => {
+                    let name = match (t.as_slice(), k.as_slice()) {
+                        ([T::Str(name)], [T::Var(n::KEY)]) => tool(name)?,
                         _ => return None,
-                    },
-                    _ => return None,
-                },
+                    };
+                    let keys = match inner.as_ref() {
+                        E::Bin(Bin::Contains, set, v) if is_var(v, n::KEY) => match set.as_ref() {
+                            E::Term(T::Set(items)) => strs(items)?,
+                            _ => return None,
+                        },
+                        _ => return None,
+                    };
+                    content.closed.push((name, keys));
+                }
+                [(n::TOOL, t), (n::ARG, g)] => {
+                    let (name, pointer) = match (t.as_slice(), g.as_slice()) {
+                        ([T::Str(name)], [T::Str(p), T::Var(v)]) if p == v => (tool(name)?, *p),
+                        _ => return None,
+                    };
+                    if arg_pointer(pointer).ok()? != pointer {
+                        return None;
+                    }
+                    // What the writer emits for an argument that may be absent: the
+                    // normalized `optional(c)`, `c` neither `any` nor holding `optional`.
+                    let c = Constraint::Optional(Box::new(constraint(inner, pointer)?));
+                    if c.normalized() != c {
+                        return None;
+                    }
+                    c.validate_shape().ok()?;
+                    content.args.push(ArgCheck {
+                        tool: name,
+                        pointer: pointer.to_owned(),
+                        constraint: c,
+                    });
+                }
                 _ => return None,
-            };
-            content.closed.push((name, keys));
+            }
             Some(())
         }
         _ => None,

@@ -152,9 +152,10 @@ pub(crate) mod reference {
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
-    use biscuit_auth::builder::{self, Term};
+    use biscuit_auth::builder::{self, MapKey, Term};
     use biscuit_auth::datalog::ExternFunc;
     use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit};
+    use serde_json::Value;
 
     use super::super::names as n;
     use super::super::plan::CallView;
@@ -194,10 +195,80 @@ pub(crate) mod reference {
             };
             Ok(Term::Bool(min <= value && value <= max))
         }));
+        /// A kind judged on strings by its policy's own rule, given as JSON.
+        fn string_rule<P: serde::de::DeserializeOwned + 'static>(
+            allows: fn(&P, &str) -> bool,
+        ) -> ExternFunc {
+            ExternFunc::new(Arc::new(move |left, right| {
+                let Some(Term::Str(json)) = right else {
+                    return Err("expects a policy".to_owned());
+                };
+                let policy: P = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+                Ok(Term::Bool(match left {
+                    Term::Str(v) => allows(&policy, &v),
+                    _ => false,
+                }))
+            }))
+        }
+        use crate::constraint::{CommandPolicy, DateRange, EmailPolicy, HostPolicy, IpPolicy};
         builder
+            .register_extern_func(n::EXT_HOST.to_owned(), string_rule(HostPolicy::allows))
+            .register_extern_func(n::EXT_EMAIL.to_owned(), string_rule(EmailPolicy::allows))
+            .register_extern_func(n::EXT_DATE.to_owned(), string_rule(DateRange::allows))
+            .register_extern_func(n::EXT_IP.to_owned(), string_rule(IpPolicy::allows))
+            .register_extern_func(
+                n::EXT_COMMAND.to_owned(),
+                string_rule(CommandPolicy::allows),
+            )
             .register_extern_func(n::EXT_PATH.to_owned(), path)
             .register_extern_func(n::EXT_URL.to_owned(), url)
             .register_extern_func(n::EXT_NUM.to_owned(), num)
+    }
+
+    /// Every value below the root with its JSON Pointer (the root itself has no fact).
+    fn json_nodes<'v>(value: &'v Value, pointer: String, out: &mut Vec<(String, &'v Value)>) {
+        let children: Vec<(String, &Value)> = match value {
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        v,
+                    )
+                })
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{pointer}/{i}"), v))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (p, v) in children {
+            out.push((p.clone(), v));
+            json_nodes(v, p, out);
+        }
+    }
+
+    /// A JSON value as a Datalog term: arrays and objects as arrays and maps, non-integral
+    /// numbers as 8 big-endian bytes (Datalog has no type for them).
+    fn json_term(value: &Value) -> Option<Term> {
+        Some(match value {
+            Value::Array(items) => Term::Array(items.iter().map(json_term).collect::<Option<_>>()?),
+            Value::Object(map) => Term::Map(
+                map.iter()
+                    .map(|(k, v)| Some((MapKey::Str(k.clone()), json_term(v)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            scalar => match ArgValue::of(scalar) {
+                ArgValue::Str(s) => Term::Str(s.to_owned()),
+                ArgValue::Int(i) => Term::Integer(i),
+                ArgValue::Float(f) => Term::Bytes(f.to_be_bytes().to_vec()),
+                ArgValue::Bool(x) => Term::Bool(x),
+                ArgValue::Null => Term::Null,
+                ArgValue::Container | ArgValue::Unportable => return None,
+            },
+        })
     }
 
     /// Whether biscuit's authorizer allows the call: every block's checks against the call
@@ -231,18 +302,14 @@ pub(crate) mod reference {
                 .fact(fact(n::KEY, vec![Term::Str((*k).to_owned())]))
                 .map_err(|e| e.to_string())?;
         }
-        for (pointer, value) in call.leaves {
-            let term = match value {
-                ArgValue::Str(s) => Term::Str((*s).to_owned()),
-                ArgValue::Int(i) => Term::Integer(*i),
-                // Non-integral numbers have no Datalog type: 8 big-endian bytes.
-                ArgValue::Float(f) => Term::Bytes(f.to_be_bytes().to_vec()),
-                ArgValue::Bool(x) => Term::Bool(*x),
-                ArgValue::Null => Term::Null,
-                ArgValue::Container | ArgValue::Unportable => continue,
+        let mut nodes = Vec::new();
+        json_nodes(call.args, String::new(), &mut nodes);
+        for (pointer, value) in nodes {
+            let Some(term) = json_term(value) else {
+                return Err("an unportable number has no fact".to_owned());
             };
             b = b
-                .fact(fact(n::ARG, vec![Term::Str(pointer.clone()), term]))
+                .fact(fact(n::ARG, vec![Term::Str(pointer), term]))
                 .map_err(|e| e.to_string())?;
         }
         b = b.policy("allow if true").map_err(|e| e.to_string())?;

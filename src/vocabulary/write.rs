@@ -53,6 +53,20 @@ fn query(body: Vec<Predicate>, ops: Vec<Op>) -> Rule {
     )
 }
 
+fn scalar(s: &Scalar) -> Term {
+    match s {
+        Scalar::Str(x) => string(x),
+        Scalar::Int(i) => int(*i),
+        Scalar::Bool(b) => Term::Bool(*b),
+    }
+}
+
+/// A policy's JSON: its serialization cannot fail (plain structs of strings, numbers and
+/// booleans).
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 fn labels(set: &BTreeSet<Label>) -> Term {
     Term::Set(set.iter().map(|l| string(l.as_str())).collect())
 }
@@ -85,15 +99,63 @@ pub(crate) fn constraint_ops(c: &Constraint, var: &str, out: &mut Vec<Op>) {
             Op::Binary(Binary::Ffi(name.to_owned())),
         ]);
     };
+    let json_ext = |name: &str, param: String, out: &mut Vec<Op>| ext(name, string(&param), out);
     match c {
         Constraint::Any => out.push(Op::Value(Term::Bool(true))),
+        // On a present value `optional(c)` is `c`; absence is the check's form (`arg_check`).
+        Constraint::Optional(inner) => constraint_ops(inner, var, out),
+        Constraint::Not(inner) => {
+            constraint_ops(inner, var, out);
+            out.push(Op::Unary(Unary::Negate));
+        }
+        Constraint::Each {
+            item,
+            min_len,
+            max_len,
+        } => {
+            // $v.type() == "array" && ($v.length() >= MIN && ($v.length() <= MAX
+            //   && $v.all($e -> ITEM over $e)))
+            let mut each = Vec::new();
+            constraint_ops(item, n::ELEM, &mut each);
+            let all = vec![
+                v(),
+                Op::Closure(vec![n::ELEM.to_owned()], each),
+                Op::Binary(Binary::All),
+            ];
+            let at_most = vec![
+                v(),
+                Op::Unary(Unary::Length),
+                Op::Value(int(*max_len)),
+                Op::Binary(Binary::LessOrEqual),
+                Op::Closure(vec![], all),
+                Op::Binary(Binary::LazyAnd),
+            ];
+            let body = vec![
+                v(),
+                Op::Unary(Unary::Length),
+                Op::Value(int(*min_len)),
+                Op::Binary(Binary::GreaterOrEqual),
+                Op::Closure(vec![], at_most),
+                Op::Binary(Binary::LazyAnd),
+            ];
+            guard(n::ARRAY, body, out);
+        }
+        Constraint::Contains(x) => {
+            let body = vec![v(), Op::Value(scalar(x)), Op::Binary(Binary::Contains)];
+            guard(n::ARRAY, body, out);
+        }
+        // Kinds Datalog cannot express: an extern function with the policy as JSON.
+        Constraint::Host(p) => json_ext(n::EXT_HOST, json(p), out),
+        Constraint::Email(p) => json_ext(n::EXT_EMAIL, json(p), out),
+        Constraint::Date(r) => json_ext(n::EXT_DATE, json(r), out),
+        Constraint::Ip(p) => json_ext(n::EXT_IP, json(p), out),
+        Constraint::Command(p) => json_ext(n::EXT_COMMAND, json(p), out),
         Constraint::Exact(s) => {
-            let t = match s {
-                Scalar::Str(x) => string(x),
-                Scalar::Int(i) => int(*i),
-                Scalar::Bool(b) => Term::Bool(*b),
-            };
-            out.extend([v(), Op::Value(t), Op::Binary(Binary::HeterogeneousEqual)]);
+            out.extend([
+                v(),
+                Op::Value(scalar(s)),
+                Op::Binary(Binary::HeterogeneousEqual),
+            ]);
         }
         Constraint::OneOf(s) | Constraint::NotOneOf(s) => {
             // Guarded by the set's type: biscuit's set membership fails on `null` (an error
@@ -119,10 +181,7 @@ pub(crate) fn constraint_ops(c: &Constraint, var: &str, out: &mut Vec<Op>) {
             );
         }
         Constraint::SubPath(root) => ext(n::EXT_PATH, string(root), out),
-        Constraint::Url(policy) => {
-            let json = serde_json::to_string(policy).unwrap_or_default();
-            ext(n::EXT_URL, string(&json), out);
-        }
+        Constraint::Url(policy) => json_ext(n::EXT_URL, json(policy), out),
         Constraint::IntRange { min, max } => {
             let body = vec![
                 v(),
@@ -179,26 +238,48 @@ pub(crate) fn constraint_ops(c: &Constraint, var: &str, out: &mut Vec<Op>) {
     }
 }
 
-/// One check for every constrained argument of one tool in one block:
-/// `check if t($t), $t != TOOL or g(P1, $P1), g(P2, $P2), <C1 over $P1>, <C2 over $P2>`.
+/// The checks on the arguments of one tool in one block. Every argument that must be present
+/// shares one check:
+/// `check if t($t), $t != TOOL or g(P1, $P1), g(P2, $P2), <C1 over $P1>, <C2 over $P2>`;
+/// each argument that may be absent has its own:
+/// `reject if t(TOOL), g(P, $P), !<C over $P>`.
 /// Each argument's variable is named by its pointer, a symbol the block already holds.
-fn arg_check<'a>(
+/// Constraints are written in their normalized form (`Constraint::normalized`).
+fn arg_checks<'a>(
     tool: &ToolName,
     args: impl IntoIterator<Item = (&'a String, &'a Constraint)>,
-) -> Option<Check> {
+) -> Vec<Check> {
     let mut body = Vec::new();
     let mut expressions = Vec::new();
+    let mut checks = Vec::new();
     for (pointer, c) in args {
-        if matches!(c, Constraint::Any) {
-            continue;
+        match c.normalized() {
+            Constraint::Any => {}
+            Constraint::Optional(present) => {
+                let mut ops = Vec::new();
+                constraint_ops(&present, pointer, &mut ops);
+                ops.push(Op::Unary(Unary::Negate));
+                checks.push(Check {
+                    queries: vec![query(
+                        vec![
+                            pred(n::TOOL, vec![string(tool.as_str())]),
+                            pred(n::ARG, vec![string(pointer), var(pointer)]),
+                        ],
+                        ops,
+                    )],
+                    kind: CheckKind::Reject,
+                });
+            }
+            required => {
+                body.push(pred(n::ARG, vec![string(pointer), var(pointer)]));
+                let mut ops = Vec::new();
+                constraint_ops(&required, pointer, &mut ops);
+                expressions.push(Expression { ops });
+            }
         }
-        body.push(pred(n::ARG, vec![string(pointer), var(pointer)]));
-        let mut ops = Vec::new();
-        constraint_ops(c, pointer, &mut ops);
-        expressions.push(Expression { ops });
     }
     if body.is_empty() {
-        return None;
+        return checks;
     }
     let other_tool = query(
         vec![pred(n::TOOL, vec![var(n::TOOL)])],
@@ -209,10 +290,14 @@ fn arg_check<'a>(
         ],
     );
     let holds = Rule::new(pred(n::QUERY, vec![]), body, expressions, vec![]);
-    Some(Check {
-        queries: vec![other_tool, holds],
-        kind: CheckKind::One,
-    })
+    checks.insert(
+        0,
+        Check {
+            queries: vec![other_tool, holds],
+            kind: CheckKind::One,
+        },
+    );
+    checks
 }
 
 /// `reject if t(TOOL), k($k), ![keys].contains($k)`: for `tool`, every top-level argument
@@ -334,7 +419,7 @@ pub(crate) fn authority_block(issuer: &AuthorityId, grant: &Grant) -> Result<Blo
     ];
     let mut checks = vec![tool_check(grant.tools.keys())];
     for (tool, tg) in &grant.tools {
-        checks.extend(arg_check(tool, &tg.args));
+        checks.extend(arg_checks(tool, &tg.args));
         if !tg.other_args {
             checks.push(closed_check(tool, &keys_of(tg.args.keys())));
         }
@@ -375,7 +460,7 @@ pub(crate) fn narrowing_block(
         checks.push(tool_check(tools));
     }
     for (tool, args) in &narrowing.args {
-        checks.extend(arg_check(tool, args));
+        checks.extend(arg_checks(tool, args));
     }
     for (tool, keys) in close_keys {
         checks.push(closed_check(tool, keys));

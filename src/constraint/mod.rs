@@ -1,20 +1,34 @@
 //! Typed argument constraints: what one argument of a tool call may hold.
 //!
-//! Each constraint has three faces that must agree: a native evaluation ([`Constraint::allows`]),
-//! a Datalog check generated from it (private `vocabulary` module) that the verifier runs, and a
-//! conservative subset relation ([`Constraint::is_subset_of`]) used to refuse a widening
-//! attenuation before it is appended.
+//! Each constraint has three faces that must agree: the native evaluation the verifier runs
+//! ([`Constraint::allows`], `eval.rs`), the Datalog check written into the token from it
+//! (private `vocabulary` module; biscuit's authorizer over it is the reference the native
+//! evaluation is tested against), and a conservative subset relation
+//! ([`Constraint::is_subset_of`], `subset.rs`) used to refuse a widening attenuation before it
+//! is appended.
 
 use std::collections::BTreeSet;
 
 use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::error::Error;
 use crate::subpath;
 use crate::url_policy::UrlPolicy;
-use crate::value::ArgValue;
+
+mod command;
+mod date;
+mod email;
+mod eval;
+mod host;
+mod ip;
+mod subset;
+
+pub use command::{CommandPolicy, MAX_COMMAND_LEN};
+pub use date::DateRange;
+pub use email::EmailPolicy;
+pub use host::HostPolicy;
+pub use ip::IpPolicy;
 
 /// The longest regex pattern accepted, in bytes.
 pub const MAX_REGEX_LEN: usize = 256;
@@ -24,6 +38,8 @@ pub const MAX_CONSTRAINT_NODES: usize = 64;
 pub const MAX_SET_LEN: usize = 256;
 /// The longest string a constraint may hold (prefix, suffix, exact value, set member), in bytes.
 pub const MAX_CONSTRAINT_STRING: usize = 1024;
+/// The most elements an `each` constraint's bounds may name.
+pub const MAX_LIST_LEN: u32 = 4096;
 /// The compiled-size limit for a regex, in bytes.
 pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -57,14 +73,6 @@ impl ValueSet {
         }
     }
 
-    fn contains(&self, v: &ArgValue<'_>) -> Option<bool> {
-        match (self, v) {
-            (ValueSet::Strs(s), ArgValue::Str(x)) => Some(s.contains(*x)),
-            (ValueSet::Ints(s), ArgValue::Int(x)) => Some(s.contains(x)),
-            _ => None,
-        }
-    }
-
     fn is_superset(&self, other: &ValueSet) -> bool {
         match (self, other) {
             (ValueSet::Strs(a), ValueSet::Strs(b)) => a.is_superset(b),
@@ -81,14 +89,70 @@ impl ValueSet {
     }
 }
 
+impl From<&str> for Scalar {
+    fn from(s: &str) -> Self {
+        Scalar::Str(s.to_owned())
+    }
+}
+
+impl From<String> for Scalar {
+    fn from(s: String) -> Self {
+        Scalar::Str(s)
+    }
+}
+
+impl From<i64> for Scalar {
+    fn from(i: i64) -> Self {
+        Scalar::Int(i)
+    }
+}
+
+impl From<bool> for Scalar {
+    fn from(b: bool) -> Self {
+        Scalar::Bool(b)
+    }
+}
+
 /// What one argument may hold. Build with the constructors, which validate; the variants are
 /// public so grants can be inspected and matched on.
+///
+/// An argument named in a grant must be present unless its constraint allows absence:
+/// [`Constraint::Any`], [`Constraint::Optional`], an `any_of` with a part that allows absence,
+/// or an `all_of` whose every part does. A present argument is judged whatever its JSON type:
+/// a constraint on strings refuses a number, an array or an object.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Constraint {
-    /// Anything, including absence. Names the argument so a closed tool accepts it.
+    /// Anything, including absence (also inside `any_of`). Names the argument so a closed tool
+    /// accepts it.
     Any,
+    /// Absent, or present and allowed by the inner constraint.
+    Optional(Box<Constraint>),
+    /// Present, and not allowed by the inner constraint (any other JSON type included:
+    /// `not(prefix("/etc"))` allows the number `1`).
+    Not(Box<Constraint>),
+    /// An array of `min_len..=max_len` elements, every one allowed by `item`.
+    Each {
+        /// The constraint on every element (no `each` or `contains` inside).
+        item: Box<Constraint>,
+        /// The fewest elements.
+        min_len: u32,
+        /// The most elements.
+        max_len: u32,
+    },
+    /// An array holding this value (among others).
+    Contains(Scalar),
+    /// A bare host name or IP address allowed by the policy.
+    Host(HostPolicy),
+    /// An email address allowed by the policy.
+    Email(EmailPolicy),
+    /// An RFC 3339 date or date-time within the range.
+    Date(DateRange),
+    /// An IP address allowed by the policy.
+    Ip(IpPolicy),
+    /// A shell command line allowed by the policy.
+    Command(CommandPolicy),
     /// Exactly this value.
     Exact(Scalar),
     /// One of these values.
@@ -137,6 +201,142 @@ impl Constraint {
     /// [`Error::InvalidGrant`] when the string is longer than [`MAX_CONSTRAINT_STRING`].
     pub fn exact(value: impl Into<String>) -> Result<Self, Error> {
         Self::Exact(Scalar::Str(value.into())).validated()
+    }
+
+    /// Exactly this string, integer or boolean.
+    ///
+    /// # Errors
+    /// As [`Constraint::exact`].
+    pub fn exact_value(value: impl Into<Scalar>) -> Result<Self, Error> {
+        Self::Exact(value.into()).validated()
+    }
+
+    /// One of these integers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the set is empty or too large.
+    pub fn one_of_ints<I: IntoIterator<Item = i64>>(values: I) -> Result<Self, Error> {
+        Self::OneOf(ValueSet::Ints(values.into_iter().collect())).validated()
+    }
+
+    /// An integer that is none of these.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the set is empty or too large.
+    pub fn not_one_of_ints<I: IntoIterator<Item = i64>>(values: I) -> Result<Self, Error> {
+        Self::NotOneOf(ValueSet::Ints(values.into_iter().collect())).validated()
+    }
+
+    /// One of these numbers (an integer or not; `2` and `2.0` are the same number). Datalog
+    /// has no type for non-integral numbers, so this is an `any_of` of one-point number ranges.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the list is empty, longer than the node bound allows, or
+    /// holds a number that is not finite.
+    pub fn one_of_numbers<I: IntoIterator<Item = f64>>(values: I) -> Result<Self, Error> {
+        let parts = values
+            .into_iter()
+            .map(|x| Self::number_range(x, x))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::any_of(parts)
+    }
+
+    /// A boolean equal to `value` (the boolean set `{true, false}` is `any`, a single one is
+    /// this).
+    ///
+    /// # Errors
+    /// Never fails; returns `Result` like the other constructors.
+    pub fn exact_bool(value: bool) -> Result<Self, Error> {
+        Self::Exact(Scalar::Bool(value)).validated()
+    }
+
+    /// Absent, or allowed by `inner`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when `inner` is invalid.
+    pub fn optional(inner: Constraint) -> Result<Self, Error> {
+        Self::Optional(Box::new(inner)).validated()
+    }
+
+    /// Present and not allowed by `inner`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when `inner` is invalid.
+    // Named as the kind is serialized (`not`); it builds a constraint, it negates no value.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(inner: Constraint) -> Result<Self, Error> {
+        Self::Not(Box::new(inner)).validated()
+    }
+
+    /// An array of `min_len..=max_len` elements, each allowed by `item`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when `min_len > max_len`, `max_len` exceeds [`MAX_LIST_LEN`],
+    /// or `item` is invalid or holds a list constraint.
+    pub fn each(item: Constraint, min_len: u32, max_len: u32) -> Result<Self, Error> {
+        Self::Each {
+            item: Box::new(item),
+            min_len,
+            max_len,
+        }
+        .validated()
+    }
+
+    /// An array holding `value`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when a string value is too long.
+    pub fn contains(value: impl Into<Scalar>) -> Result<Self, Error> {
+        Self::Contains(value.into()).validated()
+    }
+
+    /// An array whose elements all belong to `set` (at most [`MAX_LIST_LEN`] of them,
+    /// repetitions allowed): `each(one_of(set))`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the set is empty or too large.
+    pub fn subset_of(set: ValueSet) -> Result<Self, Error> {
+        Self::each(Self::OneOf(set), 0, MAX_LIST_LEN)
+    }
+
+    /// A bare host allowed by `policy`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the policy is malformed.
+    pub fn host(policy: HostPolicy) -> Result<Self, Error> {
+        Self::Host(policy).validated()
+    }
+
+    /// An email address allowed by `policy`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the policy is malformed.
+    pub fn email(policy: EmailPolicy) -> Result<Self, Error> {
+        Self::Email(policy).validated()
+    }
+
+    /// An RFC 3339 date or date-time in `range`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the range is malformed.
+    pub fn date(range: DateRange) -> Result<Self, Error> {
+        Self::Date(range).validated()
+    }
+
+    /// An IP address allowed by `policy`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the policy is malformed.
+    pub fn ip(policy: IpPolicy) -> Result<Self, Error> {
+        Self::Ip(policy).validated()
+    }
+
+    /// A shell command line allowed by `policy`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the policy is malformed.
+    pub fn command(policy: CommandPolicy) -> Result<Self, Error> {
+        Self::Command(policy).validated()
     }
 
     /// One of these strings.
@@ -249,7 +449,7 @@ impl Constraint {
     /// [`Error::InvalidGrant`] naming the first problem found.
     pub fn validate(&self) -> Result<(), Error> {
         let mut nodes = 0;
-        self.validate_inner(&mut nodes, 0, true)
+        self.validate_inner(&mut nodes, 0, true, false)
     }
 
     /// As [`Constraint::validate`], without compiling regexes: the token reader's check, which
@@ -257,10 +457,16 @@ impl Constraint {
     /// compiles regexes afterwards, and refuses one that does not compile).
     pub(crate) fn validate_shape(&self) -> Result<(), Error> {
         let mut nodes = 0;
-        self.validate_inner(&mut nodes, 0, false)
+        self.validate_inner(&mut nodes, 0, false, false)
     }
 
-    fn validate_inner(&self, nodes: &mut usize, depth: usize, compile: bool) -> Result<(), Error> {
+    fn validate_inner(
+        &self,
+        nodes: &mut usize,
+        depth: usize,
+        compile: bool,
+        in_list: bool,
+    ) -> Result<(), Error> {
         *nodes += 1;
         if *nodes > MAX_CONSTRAINT_NODES || depth > 8 {
             return Err(Error::grant(format!(
@@ -274,6 +480,40 @@ impl Constraint {
                 Err(Error::grant(format!("constraint strings are limited to {MAX_CONSTRAINT_STRING} bytes")))
             }
             Constraint::Exact(_) | Constraint::Prefix(_) | Constraint::Suffix(_) => Ok(()),
+            Constraint::Optional(inner) | Constraint::Not(inner) => {
+                inner.validate_inner(nodes, depth + 1, compile, in_list)
+            }
+            Constraint::Each { .. } | Constraint::Contains(_) if in_list => Err(Error::grant(
+                "a list constraint cannot hold another (`each` of `each` or `contains`)",
+            )),
+            Constraint::Each {
+                item,
+                min_len,
+                max_len,
+            } => {
+                if min_len > max_len || *max_len > MAX_LIST_LEN {
+                    return Err(Error::grant(format!(
+                        "list length {min_len}..={max_len} must be non-empty and at most {MAX_LIST_LEN}"
+                    )));
+                }
+                item.validate_inner(nodes, depth + 1, compile, true)
+            }
+            Constraint::Contains(Scalar::Str(s)) if long(s) => Err(Error::grant(format!(
+                "constraint strings are limited to {MAX_CONSTRAINT_STRING} bytes"
+            ))),
+            Constraint::Contains(_) => Ok(()),
+            Constraint::Host(p) => p.validate(),
+            Constraint::Email(p) => p.validate(),
+            Constraint::Date(r) => r.validate(),
+            Constraint::Ip(p) => p.validate(),
+            Constraint::Command(p) => {
+                p.validate_shape()?;
+                match &p.arg {
+                    // Judged natively on each word: any kind may appear.
+                    Some(arg) => arg.validate_inner(nodes, depth + 1, compile, false),
+                    None => Ok(()),
+                }
+            }
             Constraint::OneOf(set) | Constraint::NotOneOf(set) => {
                 let too_long = match set {
                     ValueSet::Strs(s) => s.iter().any(|x| long(x)),
@@ -314,21 +554,26 @@ impl Constraint {
                 if parts.is_empty() {
                     return Err(Error::grant("all-of and any-of need at least one part"));
                 }
-                parts.iter().try_for_each(|p| p.validate_inner(nodes, depth + 1, compile))
+                parts
+                    .iter()
+                    .try_for_each(|p| p.validate_inner(nodes, depth + 1, compile, in_list))
             }
         }
-    }
-
-    /// Whether a present argument value satisfies the constraint (native evaluation; the
-    /// verifier enforces the same semantics through Datalog).
-    pub fn allows(&self, value: &Value) -> bool {
-        self.allows_value(&ArgValue::of(value))
     }
 
     /// The constraint's kind, as its serialized form names it (`sub_path`, `one_of`, ...).
     pub fn kind_name(&self) -> &'static str {
         match self {
             Constraint::Any => "any",
+            Constraint::Optional(_) => "optional",
+            Constraint::Not(_) => "not",
+            Constraint::Each { .. } => "each",
+            Constraint::Contains(_) => "contains",
+            Constraint::Host(_) => "host",
+            Constraint::Email(_) => "email",
+            Constraint::Date(_) => "date",
+            Constraint::Ip(_) => "ip",
+            Constraint::Command(_) => "command",
             Constraint::Exact(_) => "exact",
             Constraint::OneOf(_) => "one_of",
             Constraint::NotOneOf(_) => "not_one_of",
@@ -345,88 +590,56 @@ impl Constraint {
         }
     }
 
-    pub(crate) fn allows_value(&self, v: &ArgValue<'_>) -> bool {
+    /// Whether absence satisfies the constraint.
+    pub fn allows_absence(&self) -> bool {
         match self {
-            Constraint::Any => true,
-            Constraint::Exact(Scalar::Str(s)) => matches!(v, ArgValue::Str(x) if x == s),
-            Constraint::Exact(Scalar::Int(i)) => matches!(v, ArgValue::Int(x) if x == i),
-            Constraint::Exact(Scalar::Bool(b)) => matches!(v, ArgValue::Bool(x) if x == b),
-            Constraint::OneOf(set) => set.contains(v) == Some(true),
-            Constraint::NotOneOf(set) => set.contains(v) == Some(false),
-            Constraint::Prefix(p) => matches!(v, ArgValue::Str(x) if x.starts_with(p.as_str())),
-            Constraint::Suffix(p) => matches!(v, ArgValue::Str(x) if x.ends_with(p.as_str())),
-            Constraint::SubPath(root) => {
-                matches!(v, ArgValue::Str(x) if subpath::is_within(root, x))
-            }
-            Constraint::Url(policy) => matches!(v, ArgValue::Str(x) if policy.allows(x)),
-            Constraint::IntRange { min, max } => {
-                matches!(v, ArgValue::Int(x) if min <= x && x <= max)
-            }
-            Constraint::NumberRange { min, max } => {
-                v.as_f64().is_some_and(|x| *min <= x && x <= *max)
-            }
-            Constraint::Regex(pattern) => match v {
-                ArgValue::Str(x) => regex_matches(pattern, x),
-                _ => false,
-            },
-            Constraint::MaxLength(n) => matches!(v, ArgValue::Str(x) if x.len() <= *n as usize),
-            Constraint::AllOf(parts) => parts.iter().all(|p| p.allows_value(v)),
-            Constraint::AnyOf(parts) => parts.iter().any(|p| p.allows_value(v)),
-        }
-    }
-
-    /// Whether every value this constraint allows is allowed by `parent`.
-    ///
-    /// Conservative: `false` means "not provably narrower", which an attenuation reports as an
-    /// error. The verifier does not rely on it: every block's checks are enforced anyway.
-    pub fn is_subset_of(&self, parent: &Constraint) -> bool {
-        if self == parent || matches!(parent, Constraint::Any) {
-            return true;
-        }
-        if let Some(values) = self.finite_values() {
-            return values.iter().all(|s| parent.allows_value(&scalar_value(s)));
-        }
-        match (self, parent) {
-            (Constraint::AnyOf(parts), _) => parts.iter().all(|p| p.is_subset_of(parent)),
-            (_, Constraint::AllOf(parts)) => parts.iter().all(|p| self.is_subset_of(p)),
-            (Constraint::AllOf(parts), _) => parts.iter().any(|p| p.is_subset_of(parent)),
-            (_, Constraint::AnyOf(parts)) => parts.iter().any(|p| self.is_subset_of(p)),
-            (Constraint::Prefix(a), Constraint::Prefix(b)) => a.starts_with(b.as_str()),
-            (Constraint::Suffix(a), Constraint::Suffix(b)) => a.ends_with(b.as_str()),
-            (Constraint::SubPath(a), Constraint::SubPath(b)) => subpath::root_within(b, a),
-            (Constraint::Url(a), Constraint::Url(b)) => a.is_subset_of(b),
-            (Constraint::IntRange { min: a, max: b }, Constraint::IntRange { min: c, max: d }) => {
-                c <= a && b <= d
-            }
-            (
-                Constraint::IntRange { min: a, max: b },
-                Constraint::NumberRange { min: c, max: d },
-            ) => *c <= *a as f64 && (*b as f64) <= *d,
-            (
-                Constraint::NumberRange { min: a, max: b },
-                Constraint::NumberRange { min: c, max: d },
-            ) => c <= a && b <= d,
-            (Constraint::MaxLength(a), Constraint::MaxLength(b)) => a <= b,
-            (Constraint::NotOneOf(a), Constraint::NotOneOf(b)) => a.is_superset(b),
+            Constraint::Any | Constraint::Optional(_) => true,
+            Constraint::AllOf(parts) => parts.iter().all(Constraint::allows_absence),
+            Constraint::AnyOf(parts) => parts.iter().any(Constraint::allows_absence),
             _ => false,
         }
     }
 
-    /// The values of a constraint that allows only finitely many scalars.
-    fn finite_values(&self) -> Option<Vec<Scalar>> {
+    /// The same constraint on a present value, with every `optional` wrapper removed (on a
+    /// present value `optional(c)` is `c`).
+    pub(crate) fn on_present(&self) -> Constraint {
         match self {
-            Constraint::Exact(s) => Some(vec![s.clone()]),
-            Constraint::OneOf(set) => Some(set.scalars()),
-            _ => None,
+            Constraint::Optional(inner) => inner.on_present(),
+            Constraint::Not(inner) => Constraint::Not(Box::new(inner.on_present())),
+            Constraint::Each {
+                item,
+                min_len,
+                max_len,
+            } => Constraint::Each {
+                item: Box::new(item.on_present()),
+                min_len: *min_len,
+                max_len: *max_len,
+            },
+            // A single part is that part (the token writes the same ops for both).
+            Constraint::AllOf(parts) | Constraint::AnyOf(parts) if parts.len() == 1 => parts
+                .first()
+                .map_or(Constraint::Any, Constraint::on_present),
+            Constraint::AllOf(parts) => {
+                Constraint::AllOf(parts.iter().map(Constraint::on_present).collect())
+            }
+            Constraint::AnyOf(parts) => {
+                Constraint::AnyOf(parts.iter().map(Constraint::on_present).collect())
+            }
+            other => other.clone(),
         }
     }
-}
 
-fn scalar_value(s: &Scalar) -> ArgValue<'_> {
-    match s {
-        Scalar::Str(x) => ArgValue::Str(x),
-        Scalar::Int(i) => ArgValue::Int(*i),
-        Scalar::Bool(b) => ArgValue::Bool(*b),
+    /// The one form the token records: `optional(c)` when absence is allowed, `c` otherwise,
+    /// with `c` free of `optional` wrappers. Allows exactly what `self` allows.
+    pub fn normalized(&self) -> Constraint {
+        let present = self.on_present();
+        if self.allows_absence() && present != Constraint::Any {
+            Constraint::Optional(Box::new(present))
+        } else if self.allows_absence() {
+            Constraint::Any
+        } else {
+            present
+        }
     }
 }
 
@@ -441,8 +654,4 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, Error> {
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| Error::grant(format!("regex `{pattern}` does not compile: {e}")))
-}
-
-fn regex_matches(pattern: &str, value: &str) -> bool {
-    compile_regex(pattern).is_ok_and(|re| re.is_match(value))
 }
