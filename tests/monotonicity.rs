@@ -28,6 +28,34 @@ fn leaf() -> impl Strategy<Value = Constraint> {
         (0u32..5).prop_map(|n| Constraint::max_length(n).unwrap()),
         prop::sample::select(vec!["a.*", "[ab]+", "b?a*"])
             .prop_map(|p| Constraint::regex(p).unwrap()),
+        prop::sample::select(vec!["a", "b"]).prop_map(|w| Constraint::contains(w).unwrap()),
+        prop::sample::select(vec![
+            vec!["a.example.com"],
+            vec!["*.example.com"],
+            vec!["*"]
+        ])
+        .prop_map(|h| Constraint::host(HostPolicy::new(h).unwrap()).unwrap()),
+        prop::sample::select(vec![vec!["example.com"], vec!["*.example.com"]])
+            .prop_map(|d| Constraint::email(EmailPolicy::domains(d).unwrap()).unwrap()),
+        prop::sample::select(vec![
+            (Some("2026-01-01"), None),
+            (Some("2026-01-01"), Some("2026-06-30")),
+            (None, Some("2026-03-01")),
+        ])
+        .prop_map(|(a, b)| Constraint::date(DateRange::new(a, b).unwrap()).unwrap()),
+        prop::sample::select(vec![
+            vec!["10.0.0.0/8"],
+            vec!["10.1.0.0/16"],
+            vec!["0.0.0.0/0"]
+        ])
+        .prop_map(|n| Constraint::ip(IpPolicy::new(n).unwrap()).unwrap()),
+        (
+            prop::sample::select(vec![vec!["ls"], vec!["ls", "git"]]),
+            0u32..3
+        )
+            .prop_map(|(p, n)| {
+                Constraint::command(CommandPolicy::new(p).unwrap().with_max_args(n)).unwrap()
+            }),
     ]
 }
 
@@ -36,7 +64,61 @@ fn constraint() -> impl Strategy<Value = Constraint> {
         3 => leaf(),
         1 => prop::collection::vec(leaf(), 1..3).prop_map(|v| Constraint::all_of(v).unwrap()),
         1 => prop::collection::vec(leaf(), 1..3).prop_map(|v| Constraint::any_of(v).unwrap()),
+        1 => leaf().prop_map(|c| Constraint::optional(c).unwrap()),
+        1 => leaf().prop_map(|c| Constraint::not(c).unwrap()),
+        1 => (leaf(), 0u32..2, 0u32..3).prop_filter_map("a list inside a list", |(c, a, w)| {
+            Constraint::each(c, a, a + w).ok()
+        }),
     ]
+}
+
+/// Values every kind above hits and misses: strings, a number, arrays, absence (`None`).
+fn any_value() -> impl Strategy<Value = Option<Value>> {
+    let word = prop::sample::select(vec![
+        "",
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "abc",
+        "a.example.com",
+        "x.a.example.com",
+        "b@example.com",
+        "b@a.example.com",
+        "2026-02-01",
+        "2026-07-01",
+        "2025-12-31",
+        "10.0.0.1",
+        "10.1.0.1",
+        "8.8.8.8",
+        "ls",
+        "ls -l",
+        "git log",
+        "ls a b",
+    ]);
+    prop_oneof![
+        4 => word.clone().prop_map(|s| Some(json!(s))),
+        1 => Just(Some(json!(1))),
+        2 => prop::collection::vec(word, 0..3).prop_map(|v| Some(json!(v))),
+        1 => Just(None),
+    ]
+}
+
+proptest! {
+    /// The subset relation is sound: whatever a constraint that claims to be narrower allows
+    /// (absence included), the wider one allows.
+    #[test]
+    fn subset_relation_is_sound(child in constraint(), parent in constraint(), values in prop::collection::vec(any_value(), 8)) {
+        if child.is_subset_of(&parent) {
+            for v in &values {
+                let (c, p) = match v {
+                    Some(v) => (child.allows(v), parent.allows(v)),
+                    None => (child.allows_absence(), parent.allows_absence()),
+                };
+                prop_assert!(!c || p, "{child:?} ⊆ {parent:?} but {v:?} is allowed only by the child");
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,18 +133,15 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    let value = prop_oneof![
-        prop::sample::select(vec!["", "a", "b", "ab", "ba", "abc", "bab", "aaaa"])
-            .prop_map(|s| json!(s)),
-        Just(json!(1)),
-    ];
-    let call = (any::<bool>(), value, any::<bool>()).prop_map(|(search, v, extra)| {
-        let args = if extra {
-            json!({"v": v, "w": "x"})
-        } else {
-            json!({"v": v})
-        };
-        (search, args)
+    let call = (any::<bool>(), any_value(), any::<bool>()).prop_map(|(search, v, extra)| {
+        let mut args = serde_json::Map::new();
+        if let Some(v) = v {
+            args.insert("v".into(), v);
+        }
+        if extra {
+            args.insert("w".into(), json!("x"));
+        }
+        (search, Value::Object(args))
     });
     (
         constraint(),

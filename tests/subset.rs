@@ -375,3 +375,196 @@ fn subset_validation_bounds() {
     assert!(Constraint::int_range(3, 3).is_ok() && Constraint::int_range(4, 3).is_err());
     assert!(Constraint::number_range(f64::NEG_INFINITY, 0.0).is_err());
 }
+
+#[test]
+fn subset_table_for_lists_absence_and_network_kinds() {
+    let p = |s: &str| Constraint::prefix(s).unwrap();
+    let host = |h: &[&str]| Constraint::host(HostPolicy::new(h.iter().copied()).unwrap()).unwrap();
+    let email =
+        |d: &[&str]| Constraint::email(EmailPolicy::domains(d.iter().copied()).unwrap()).unwrap();
+    let date =
+        |a: Option<&str>, b: Option<&str>| Constraint::date(DateRange::new(a, b).unwrap()).unwrap();
+    let ip = |n: &[&str]| Constraint::ip(IpPolicy::new(n.iter().copied()).unwrap()).unwrap();
+    let cmd = |p: &[&str], n: u32| {
+        Constraint::command(
+            CommandPolicy::new(p.iter().copied())
+                .unwrap()
+                .with_max_args(n),
+        )
+        .unwrap()
+    };
+    let opt = |c: Constraint| Constraint::optional(c).unwrap();
+    let each = |c: Constraint, a: u32, b: u32| Constraint::each(c, a, b).unwrap();
+    let rows: Vec<(Constraint, Constraint, bool)> = vec![
+        // Absence: a required argument narrows an optional one, never the reverse.
+        (p("/a/b"), opt(p("/a")), true),
+        (opt(p("/a/b")), opt(p("/a")), true),
+        (opt(p("/a")), p("/a"), false),
+        (Constraint::Any, p("/a"), false),
+        (opt(p("/a")), Constraint::Any, true),
+        (
+            Constraint::any_of(vec![Constraint::Any, p("/a")]).unwrap(),
+            p("/a"),
+            false,
+        ),
+        // Negation reverses the relation.
+        (
+            Constraint::not(p("/a")).unwrap(),
+            Constraint::not(p("/a/b")).unwrap(),
+            true,
+        ),
+        (
+            Constraint::not(p("/a/b")).unwrap(),
+            Constraint::not(p("/a")).unwrap(),
+            false,
+        ),
+        (p("/b"), Constraint::not(p("/a")).unwrap(), false),
+        // Lists: a narrower item and tighter bounds.
+        (each(p("/a/b"), 1, 2), each(p("/a"), 0, 3), true),
+        (each(p("/a"), 1, 2), each(p("/a/b"), 0, 3), false),
+        (each(p("/a"), 0, 4), each(p("/a"), 0, 3), false),
+        (each(p("/a"), 0, 2), each(p("/a"), 1, 3), false),
+        (
+            each(Constraint::exact("x").unwrap(), 1, 2),
+            Constraint::contains("x").unwrap(),
+            true,
+        ),
+        (
+            each(Constraint::exact("x").unwrap(), 0, 2),
+            Constraint::contains("x").unwrap(),
+            false,
+        ),
+        (
+            Constraint::contains("x").unwrap(),
+            Constraint::contains("x").unwrap(),
+            true,
+        ),
+        (
+            Constraint::contains("x").unwrap(),
+            Constraint::contains("y").unwrap(),
+            false,
+        ),
+        // Hosts and emails follow the URL rule.
+        (host(&["a.example.com"]), host(&["*.example.com"]), true),
+        (host(&["*.a.example.com"]), host(&["*.example.com"]), true),
+        (host(&["*.example.com"]), host(&["a.example.com"]), false),
+        (host(&["example.com"]), host(&["*.example.com"]), false),
+        (
+            host(&["example.org"]),
+            Constraint::host(HostPolicy::public()).unwrap(),
+            true,
+        ),
+        (
+            host(&["localhost"]),
+            Constraint::host(HostPolicy::public()).unwrap(),
+            false,
+        ),
+        (
+            Constraint::host(HostPolicy::public()).unwrap(),
+            host(&["*.example.com"]),
+            false,
+        ),
+        (email(&["eu.example.com"]), email(&["*.example.com"]), true),
+        (email(&["*.example.com"]), email(&["example.com"]), false),
+        (
+            Constraint::email(EmailPolicy::addresses(["a@example.com"]).unwrap()).unwrap(),
+            email(&["example.com"]),
+            true,
+        ),
+        (
+            Constraint::email(
+                EmailPolicy::domains(["example.com"])
+                    .unwrap()
+                    .allowing_subaddress(),
+            )
+            .unwrap(),
+            email(&["example.com"]),
+            false,
+        ),
+        // Dates: inside the bounds, of the same kind.
+        (
+            date(Some("2026-02-01"), Some("2026-03-01")),
+            date(Some("2026-01-01"), None),
+            true,
+        ),
+        (
+            date(Some("2025-02-01"), Some("2026-03-01")),
+            date(Some("2026-01-01"), None),
+            false,
+        ),
+        (
+            date(Some("2026-02-01"), None),
+            date(Some("2026-01-01"), Some("2026-12-31")),
+            false,
+        ),
+        (
+            date(
+                Some("2026-02-01T00:00:00Z"),
+                Some("2026-02-01T10:00:00+01:00"),
+            ),
+            date(
+                Some("2026-01-31T23:00:00-01:00"),
+                Some("2026-02-01T09:00:00Z"),
+            ),
+            true,
+        ),
+        (
+            date(Some("2026-02-01"), None),
+            date(Some("2026-01-01T00:00:00Z"), None),
+            false,
+        ),
+        // Networks: a smaller network inside a listed one.
+        (ip(&["10.1.0.0/16"]), ip(&["10.0.0.0/8"]), true),
+        (ip(&["10.0.0.0/8"]), ip(&["10.1.0.0/16"]), false),
+        (ip(&["10.1.2.3"]), ip(&["10.0.0.0/8"]), true),
+        (
+            ip(&["8.8.8.0/24"]),
+            Constraint::ip(IpPolicy::public()).unwrap(),
+            false,
+        ),
+        (
+            Constraint::ip(IpPolicy::new(["8.8.8.0/24"]).unwrap().public_only()).unwrap(),
+            Constraint::ip(IpPolicy::public()).unwrap(),
+            true,
+        ),
+        // Commands: fewer programs, fewer arguments, a narrower argument rule.
+        (cmd(&["git"], 2), cmd(&["git", "ls"], 4), true),
+        (cmd(&["git", "rm"], 2), cmd(&["git", "ls"], 4), false),
+        (cmd(&["git"], 5), cmd(&["git"], 4), false),
+        (
+            Constraint::command(
+                CommandPolicy::new(["git"])
+                    .unwrap()
+                    .with_arg(p("-a"))
+                    .unwrap(),
+            )
+            .unwrap(),
+            Constraint::command(
+                CommandPolicy::new(["git"])
+                    .unwrap()
+                    .with_arg(p("-"))
+                    .unwrap(),
+            )
+            .unwrap(),
+            true,
+        ),
+        (
+            cmd(&["git"], 4),
+            Constraint::command(
+                CommandPolicy::new(["git"])
+                    .unwrap()
+                    .with_arg(p("-"))
+                    .unwrap(),
+            )
+            .unwrap(),
+            false,
+        ),
+    ];
+    for (i, (child, parent, want)) in rows.iter().enumerate() {
+        assert_eq!(
+            child.is_subset_of(parent),
+            *want,
+            "row {i}: {child:?} ⊆ {parent:?}"
+        );
+    }
+}
