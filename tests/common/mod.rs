@@ -18,6 +18,19 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
+/// The tools the fixture's executor guards.
+pub const GUARDED: [&str; 9] = [
+    "read_file",
+    "search",
+    "http_get",
+    "publish",
+    "delete",
+    "send",
+    "send_email",
+    "fetch",
+    "shell",
+];
+
 pub struct World {
     pub authority: Authority,
     pub alice: AgentKey,
@@ -79,7 +92,7 @@ impl World {
         Verifier::builder(
             self.executor.clone(),
             self.authority.key().public().into(),
-            ["read_file", "search", "http_get", "publish", "delete"],
+            GUARDED,
         )
         .clock(Arc::new(FixedClock(at)))
         .build()
@@ -93,7 +106,7 @@ impl World {
         Verifier::builder(
             self.executor.clone(),
             self.authority.key().public().into(),
-            ["read_file", "search", "http_get", "publish", "delete"],
+            GUARDED,
         )
         .clock(Arc::new(FixedClock(now())))
         .limits(limits)
@@ -172,7 +185,7 @@ impl World {
         Verifier::builder(
             self.executor.clone(),
             self.authority.key().public().into(),
-            ["read_file", "search", "http_get", "publish", "delete"],
+            GUARDED,
         )
         .clock(clock)
         .state(store)
