@@ -73,6 +73,47 @@ fn constraints() -> Vec<(&'static str, Constraint, serde_json::Value)> {
             Constraint::int_range(0, 5).unwrap(),
             json!(3),
         ),
+        (
+            "to",
+            Constraint::each(
+                Constraint::email(EmailPolicy::domains(["example.com"]).unwrap()).unwrap(),
+                1,
+                4,
+            )
+            .unwrap(),
+            json!(["a@example.com"]),
+        ),
+        (
+            "cc",
+            Constraint::optional(Constraint::contains("x").unwrap()).unwrap(),
+            json!(["x"]),
+        ),
+        (
+            "neg",
+            Constraint::not(Constraint::prefix("/etc").unwrap()).unwrap(),
+            json!("/data"),
+        ),
+        (
+            "host",
+            Constraint::host(HostPolicy::public()).unwrap(),
+            json!("example.org"),
+        ),
+        (
+            "at",
+            Constraint::date(DateRange::new(Some("2026-01-01"), Some("2026-12-31")).unwrap())
+                .unwrap(),
+            json!("2026-06-01"),
+        ),
+        (
+            "ip",
+            Constraint::ip(IpPolicy::public()).unwrap(),
+            json!("8.8.8.8"),
+        ),
+        (
+            "cmd",
+            Constraint::command(CommandPolicy::new(["git"]).unwrap()).unwrap(),
+            json!("git status"),
+        ),
     ]
 }
 
@@ -83,10 +124,14 @@ fn main() {
     std::fs::create_dir_all(&grammar).unwrap();
     std::fs::create_dir_all(&verify).unwrap();
     let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+    // Issued a minute before the fixed `now` the target verifies at.
     let authority = Authority::new(
         AuthorityId::new("fuzz").unwrap(),
         AuthorityKey::from_bytes(1, &[1; 32]),
-    );
+    )
+    .with_clock(std::sync::Arc::new(agentcap::FixedClock(
+        now - Duration::minutes(1),
+    )));
     let mut written = 0;
     for (i, (name, c, value)) in constraints().into_iter().enumerate() {
         let mut tool = ToolGrant::new()

@@ -1,5 +1,8 @@
 //! The issuing authority: turns a validated [`Grant`] into a signed token.
 
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::grant::Grant;
 use crate::ids::AuthorityId;
@@ -7,17 +10,38 @@ use crate::keys::AuthorityKey;
 use crate::token::Token;
 use crate::vocabulary::signed::Signed;
 
-/// An issuing authority: its id and its root key (with key id).
-#[derive(Debug)]
+/// An issuing authority: its id, its root key (with key id) and the clock that dates what it
+/// issues.
 pub struct Authority {
     id: AuthorityId,
     key: AuthorityKey,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authority {
     /// An authority named `id` signing with `key`.
     pub fn new(id: AuthorityId, key: AuthorityKey) -> Self {
-        Self { id, key }
+        Self {
+            id,
+            key,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same authority, dating what it issues by `clock` (tests, replays; the default is
+    /// the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The authority's id.
@@ -31,7 +55,9 @@ impl Authority {
     }
 
     /// Issues a token for `grant`: an authority block in vocabulary version 2, signed by the
-    /// root key, carrying the root key id.
+    /// root key, carrying the root key id and the issue time (the clock's, in whole seconds).
+    /// A verifier refuses a proof dated before the issue time (beyond `Limits::clock_skew`):
+    /// `ProofBeforeToken`.
     ///
     /// # Errors
     /// [`Error::Biscuit`] if the block cannot be built or signed.
@@ -52,7 +78,7 @@ impl Authority {
     /// ```
     pub fn issue(&self, grant: &Grant) -> Result<Token, Error> {
         Ok(Token {
-            signed: Signed::issue(&self.key, &self.id, grant)?,
+            signed: Signed::issue(&self.key, &self.id, grant, self.clock.now())?,
         })
     }
 }

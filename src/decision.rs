@@ -194,6 +194,8 @@ pub enum DenyReason {
     ProofExpired,
     /// The proof's issue time is in the future beyond the allowed skew.
     ProofFromFuture,
+    /// The proof is dated before its token was issued (beyond `Limits::clock_skew`).
+    ProofBeforeToken,
     /// The proof signature is not the current holder's.
     BadProofSignature,
     /// The tool is not granted: the authority block lacks it (`block` 0) or a later block's
@@ -306,6 +308,7 @@ impl DenyReason {
             DenyReason::ProofForAnotherCall => "proof_for_another_call",
             DenyReason::ProofExpired => "proof_expired",
             DenyReason::ProofFromFuture => "proof_from_future",
+            DenyReason::ProofBeforeToken => "proof_before_token",
             DenyReason::BadProofSignature => "bad_proof_signature",
             DenyReason::ToolNotGranted { .. } => "tool_not_granted",
             DenyReason::Expired { .. } => "expired",
@@ -381,6 +384,9 @@ impl fmt::Display for DenyReason {
             DenyReason::HopLimitExceeded { hop, max } => {
                 write!(f, "cause is {hop} hops from its origin, limit {max}")
             }
+            DenyReason::ProofBeforeToken => f.write_str(
+                "proof dated before its token was issued (is the holder's clock behind the issuer's?)",
+            ),
             DenyReason::Internal(m) => write!(f, "internal error: {m}"),
             DenyReason::MalformedCall(m) => write!(f, "malformed call: {m}"),
             other => f.write_str(&other.code().replace('_', " ")),

@@ -24,6 +24,9 @@ pub struct Limits {
     pub max_args_values: usize,
     /// How far a proof's issue time may lie in the past or the future. Defaults to 60 s.
     pub proof_window: Duration,
+    /// How far the issuer's clock may run ahead of the holder's: a proof dated more than this
+    /// before its token's issue time is refused (`ProofBeforeToken`). Defaults to 5 s.
+    pub clock_skew: Duration,
 }
 
 impl Default for Limits {
@@ -35,6 +38,7 @@ impl Default for Limits {
             max_args_depth: 32,
             max_args_values: 1024,
             proof_window: Duration::from_secs(60),
+            clock_skew: Duration::from_secs(5),
         }
     }
 }

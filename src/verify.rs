@@ -261,6 +261,11 @@ impl Verifier {
         }
 
         let verified = self.verified_chain(token, proof)?;
+        let skew = i128::try_from(limits.clock_skew.as_secs()).unwrap_or(i128::MAX);
+        if i128::from(proof.issued_at()).saturating_add(skew) < i128::from(verified.plan.issued_at)
+        {
+            return Err(DenyReason::ProofBeforeToken);
+        }
         let chain = verified.chain.clone();
         let token_id = verified.token_id.clone();
 

@@ -56,7 +56,7 @@ fn two_blocks(w: &World) -> Token {
 #[test]
 fn attack_forged_root_unknown_key_id() {
     let w = World::new();
-    let rogue = Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(8));
+    let rogue = authority(AuthorityKey::generate(8));
     let t = rogue.issue(&w.grant().build().unwrap()).unwrap();
     assert_eq!(
         deny(
@@ -74,7 +74,7 @@ fn attack_forged_root_unknown_key_id() {
 #[test]
 fn attack_forged_root_reusing_the_trusted_key_id() {
     let w = World::new();
-    let rogue = Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(7));
+    let rogue = authority(AuthorityKey::generate(7));
     let t = rogue.issue(&w.grant().build().unwrap()).unwrap();
     assert_eq!(
         deny(

@@ -274,3 +274,46 @@ fn a_proof_half_a_second_past_the_window_is_expired() {
     assert_eq!(reason(at(60_500)), DenyReason::ProofExpired);
     assert_eq!(reason(at(-60_500)), DenyReason::ProofFromFuture);
 }
+
+/// A proof dated before its token was issued is refused (it was accepted while tokens carried
+/// no issue time); `Limits::clock_skew` (5 s) forgives an issuer clock that runs a little ahead.
+#[test]
+fn a_proof_dated_before_its_token_is_refused_beyond_the_clock_skew() {
+    let w = World::new();
+    let issuer_at = |secs: i64| {
+        Authority::new(
+            AuthorityId::new("ops").unwrap(),
+            AuthorityKey::from_bytes(7, &w.authority.key().to_bytes()),
+        )
+        .with_clock(std::sync::Arc::new(FixedClock(
+            now() + time::Duration::seconds(secs),
+        )))
+        .issue(&w.grant().build().unwrap())
+        .unwrap()
+    };
+    let call = ToolCall::new("search", json!({})).unwrap();
+    let verify = |t: &Token| {
+        let proof = CallProof::sign(&w.alice, t, &w.executor, &call, now()).unwrap();
+        w.verifier().verify(&t.to_base64().unwrap(), &call, &proof)
+    };
+    assert!(
+        verify(&issuer_at(0)).is_ok(),
+        "signed in the second of issue"
+    );
+    assert!(
+        verify(&issuer_at(5)).is_ok(),
+        "issuer 5 s ahead: within the skew"
+    );
+    assert_eq!(reason(verify(&issuer_at(6))), DenyReason::ProofBeforeToken);
+    assert_eq!(
+        reason(verify(&issuer_at(3600))),
+        DenyReason::ProofBeforeToken
+    );
+    let strict = w.verifier_with_limits(|l| l.clock_skew = std::time::Duration::ZERO);
+    let t = issuer_at(1);
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+    assert_eq!(
+        reason(strict.verify(&t.to_base64().unwrap(), &call, &proof)),
+        DenyReason::ProofBeforeToken
+    );
+}

@@ -100,7 +100,7 @@ fn row(name: &str) -> DenyReason {
             reason(v.verify(&t2.to_base64().unwrap(), &call, &proof))
         }
         "bad_token_signature" => {
-            let other = Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(7));
+            let other = authority(AuthorityKey::generate(7));
             let t2 = other.issue(&w.grant().build().unwrap()).unwrap();
             let call = ToolCall::new("search", json!({})).unwrap();
             let proof = CallProof::sign(&w.alice, &t2, &w.executor, &call, now()).unwrap();
@@ -198,6 +198,18 @@ fn row(name: &str) -> DenyReason {
             let call = ToolCall::new("search", json!({})).unwrap();
             let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, at).unwrap();
             reason(v.verify(&text, &call, &proof))
+        }
+        "proof_before_token" => {
+            // The same root key, issuing ten minutes after the proof is dated.
+            let later = Authority::new(
+                AuthorityId::new("ops").unwrap(),
+                AuthorityKey::from_bytes(7, &w.authority.key().to_bytes()),
+            )
+            .with_clock(Arc::new(FixedClock(now() + Duration::minutes(10))));
+            let t = later.issue(&w.grant().build().unwrap()).unwrap();
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+            reason(v.verify(&t.to_base64().unwrap(), &call, &proof))
         }
         "bad_proof_signature" => verify_text(&w, &v, &text, &w.bob, "search", json!({})),
         "tool_not_granted" => {
@@ -431,6 +443,7 @@ fn every_deny_reason_is_produced_through_the_public_api() {
         "proof_for_another_call",
         "proof_expired",
         "proof_from_future",
+        "proof_before_token",
         "bad_proof_signature",
         "tool_not_granted",
         "expired",
@@ -547,7 +560,7 @@ fn unknown_condition_kinds_fail_closed() {
     );
     let forged = forged_authority(
         &w,
-        r#"v(2); a("ops", {a}, {h}, 1); check if t($t), {"search"}.contains($t);
+        r#"v(2); a("ops", {a}, {h}, 1, 2020-01-01T00:00:00Z); check if t($t), {"search"}.contains($t);
            check if time($time), $time <= 2100-01-01T00:00:00Z; future("search", "x");"#,
     );
     let r = verify_text(&w, &w.verifier(), &forged, &w.alice, "search", json!({}));

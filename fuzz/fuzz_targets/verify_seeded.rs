@@ -73,7 +73,8 @@ fuzz_target!(|data: &[u8]| {
 /// Any valid token, to sign a proof with when the input's token does not decode.
 fn seed_token() -> Option<Token> {
     use agentcap::{AgentId, Authority, AuthorityId, Grant, ToolGrant};
-    let authority = Authority::new(AuthorityId::new("fuzz").ok()?, AuthorityKey::from_bytes(1, &[1; 32]));
+    let authority = Authority::new(AuthorityId::new("fuzz").ok()?, AuthorityKey::from_bytes(1, &[1; 32]))
+        .with_clock(Arc::new(FixedClock(OffsetDateTime::from_unix_timestamp(NOW - 60).ok()?)));
     let grant = Grant::builder(
         AgentId::random(),
         AgentKey::from_bytes(&[10; 32]).public(),

@@ -37,7 +37,7 @@ pub(crate) const VERSION: i64 = 2;
 pub(crate) mod names {
     /// `v(version)`: authority only.
     pub(crate) const VERSION: &str = "v";
-    /// `a(issuer, agent id, holder key, max depth)`: authority only.
+    /// `a(issuer, agent id, holder key, max depth, issued at)`: authority only.
     pub(crate) const AUTHORITY: &str = "a";
     /// `d(next holder key, next agent id, cause digest)`: delegation blocks only.
     pub(crate) const DELEGATION: &str = "d";

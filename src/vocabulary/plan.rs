@@ -153,6 +153,8 @@ pub(crate) struct Plan {
     pub(crate) conditions: Vec<(usize, Vec<Condition>)>,
     /// Every block's revocation id, authority first.
     pub(crate) revocation_ids: Vec<Vec<u8>>,
+    /// The token's issue time, Unix seconds.
+    pub(crate) issued_at: u64,
 }
 
 /// Compiles a token whose signatures verified into its chain and plan.
@@ -253,6 +255,7 @@ pub(crate) fn compile(raw: &RawToken, keys: &mut KeyCache) -> Result<(Chain, Pla
         expiries,
         conditions,
         revocation_ids: raw.blocks.iter().map(|b| b.revocation_id.clone()).collect(),
+        issued_at: auth.issued_at,
     };
     Ok((chain, plan))
 }

@@ -27,13 +27,15 @@ pub(crate) enum ReadError {
     OutsideGrammar { block: usize, what: &'static str },
 }
 
-/// The authority record `a(issuer, agent, holder, max depth)`.
+/// The authority record `a(issuer, agent, holder, max depth, issued at)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AuthorityRecord {
     pub(crate) issuer: String,
     pub(crate) agent: [u8; 16],
     pub(crate) holder: [u8; 32],
     pub(crate) max_depth: u32,
+    /// The issue time, Unix seconds: no proof may be dated before it.
+    pub(crate) issued_at: u64,
 }
 
 /// The delegation record `d(next holder, next agent, cause)`.
@@ -48,7 +50,7 @@ pub(crate) fn authority_record(facts: &[(&str, Vec<T<'_>>)]) -> Result<Authority
     let mut records = facts.iter().filter(|(name, _)| *name == n::AUTHORITY);
     let record = match (records.next(), records.next()) {
         (Some((_, terms)), None) => match terms.as_slice() {
-            [T::Str(issuer), T::Bytes(agent), T::Bytes(holder), T::Int(depth)] => {
+            [T::Str(issuer), T::Bytes(agent), T::Bytes(holder), T::Int(depth), T::Date(at)] => {
                 Some(AuthorityRecord {
                     issuer: (*issuer).to_owned(),
                     agent: (*agent)
@@ -60,6 +62,7 @@ pub(crate) fn authority_record(facts: &[(&str, Vec<T<'_>>)]) -> Result<Authority
                         .ok()
                         .ok_or(ReadError::MalformedAuthority)?,
                     max_depth: u32::try_from(*depth).map_err(|_| ReadError::MalformedAuthority)?,
+                    issued_at: *at,
                 })
             }
             _ => None,

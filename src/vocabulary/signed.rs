@@ -62,8 +62,9 @@ impl Signed {
         root: &AuthorityKey,
         issuer: &AuthorityId,
         grant: &Grant,
+        issued_at: time::OffsetDateTime,
     ) -> Result<Self, Error> {
-        let block = write::authority_block(issuer, grant)?;
+        let block = write::authority_block(issuer, grant, issued_at)?;
         let private = PrivateKey::from_bytes(root.to_bytes().as_ref(), Algorithm::Ed25519)
             .map_err(|e| Error::Biscuit(e.to_string()))?;
         let biscuit = Biscuit::builder()

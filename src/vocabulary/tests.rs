@@ -39,6 +39,7 @@ fn authority() -> Authority {
         AuthorityId::new("ops").unwrap(),
         AuthorityKey::from_bytes(1, &[7; 32]),
     )
+    .with_clock(std::sync::Arc::new(crate::FixedClock(at(NOW - 100))))
 }
 
 fn roots() -> TrustedRoots {

@@ -404,7 +404,11 @@ pub(crate) fn keys_of<'a>(pointers: impl IntoIterator<Item = &'a String>) -> BTr
 }
 
 /// The authority block for a grant.
-pub(crate) fn authority_block(issuer: &AuthorityId, grant: &Grant) -> Result<BlockBuilder, Error> {
+pub(crate) fn authority_block(
+    issuer: &AuthorityId,
+    grant: &Grant,
+    issued_at: OffsetDateTime,
+) -> Result<BlockBuilder, Error> {
     let mut facts = vec![
         fact(n::VERSION, vec![int(VERSION)]),
         fact(
@@ -414,6 +418,7 @@ pub(crate) fn authority_block(issuer: &AuthorityId, grant: &Grant) -> Result<Blo
                 Term::Bytes(grant.agent.as_uuid().as_bytes().to_vec()),
                 Term::Bytes(grant.holder.to_bytes().to_vec()),
                 int(grant.max_depth),
+                date(issued_at),
             ],
         ),
     ];

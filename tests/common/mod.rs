@@ -31,6 +31,14 @@ pub const GUARDED: [&str; 9] = [
     "shell",
 ];
 
+/// An authority named `ops` whose tokens are issued an hour before the fixture's `now()` (so
+/// proofs signed at or around `now()` are never dated before their token, whatever the wall
+/// clock says).
+pub fn authority(key: AuthorityKey) -> Authority {
+    Authority::new(AuthorityId::new("ops").unwrap(), key)
+        .with_clock(Arc::new(FixedClock(now() - time::Duration::hours(1))))
+}
+
 pub struct World {
     pub authority: Authority,
     pub alice: AgentKey,
@@ -45,7 +53,7 @@ pub struct World {
 impl World {
     pub fn new() -> Self {
         Self {
-            authority: Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(7)),
+            authority: authority(AuthorityKey::generate(7)),
             alice: AgentKey::generate(),
             alice_id: AgentId::random(),
             bob: AgentKey::generate(),
