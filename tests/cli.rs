@@ -482,3 +482,93 @@ fn cli_audit_verify_and_trace() {
     assert_eq!(code(&missing), 2, "a missing file is an input error");
     let _ = Path::new(&log_path);
 }
+
+/// The constraint kinds `docs/cli.md` §2.2 shows in TOML issue as written (the block is read
+/// from the document, so it cannot go stale), and a call is judged by them.
+#[test]
+fn the_documented_constraint_kinds_issue() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md")).unwrap();
+    let start = doc
+        .find("The kinds beyond those above, in TOML:")
+        .expect("the section");
+    let block = &doc[start..];
+    let body = block
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block");
+    let d = Dir::new();
+    let root = ok(&[
+        "keygen",
+        "--kind",
+        "authority",
+        "--out",
+        &d.path("root.key"),
+    ]);
+    let alice = ok(&["keygen", "--kind", "agent", "--out", &d.path("alice.key")]);
+    let grant = d.write(
+        "grant.toml",
+        &format!("holder = \"{alice}\"\nexpires_in = \"1h\"\n{body}"),
+    );
+    let token = ok(&[
+        "issue",
+        "--key",
+        &d.path("root.key"),
+        "--authority-id",
+        "ops",
+        "--grant",
+        &grant,
+    ]);
+    let token = d.write("t", &token);
+    let shown = ok(&["inspect", "--token", &token, "--root", &root]);
+    for kind in [
+        "\"each\"",
+        "\"optional\"",
+        "\"not\"",
+        "\"date\"",
+        "\"contains\"",
+        "\"host\"",
+        "\"ip\"",
+        "\"command\"",
+    ] {
+        assert!(shown.contains(kind), "{kind} in {shown}");
+    }
+    let call = |args: &str| {
+        let proof = ok(&[
+            "sign-call",
+            "--token",
+            &token,
+            "--root",
+            &root,
+            "--key",
+            &d.path("alice.key"),
+            "--executor",
+            "tools-1",
+            "--tool",
+            "shell",
+            "--args",
+            args,
+        ]);
+        let proof = d.write(&format!("p-{}", uuid::Uuid::new_v4().simple()), &proof);
+        cli(&[
+            "verify",
+            "--token",
+            &token,
+            "--root",
+            &root,
+            "--executor",
+            "tools-1",
+            "--tool",
+            "shell",
+            "--args",
+            args,
+            "--proof",
+            &proof,
+        ])
+    };
+    assert_eq!(code(&call(r#"{"cmd": "git status"}"#)), 0);
+    let denied = call(r#"{"cmd": "git status; id"}"#);
+    assert_eq!(code(&denied), 1);
+    assert!(String::from_utf8_lossy(&denied.stdout).contains("command"));
+}
