@@ -8,7 +8,7 @@
 //! most 200.00 in EUR. It delegates a narrower calendar-only token to a scheduling sub-agent.
 //!
 //! Run: `cargo run --example assistant`
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use agentcap::*;
 use serde_json::{json, Value};
