@@ -109,6 +109,16 @@ impl CommandPolicy {
 
     /// Whether `line` is an allowed command line.
     pub fn allows(&self, line: &str) -> bool {
+        self.allows_with(line, &|c, word| c.allows(word))
+    }
+
+    /// As [`CommandPolicy::allows`], with the argument rule judged by `arg` (the verifier's plan
+    /// passes its compiled form, so a regex in it is compiled once per token, not per word).
+    pub(crate) fn allows_with(
+        &self,
+        line: &str,
+        arg: &dyn Fn(&Constraint, &serde_json::Value) -> bool,
+    ) -> bool {
         let Some(words) = words(line) else {
             return false;
         };
@@ -119,7 +129,7 @@ impl CommandPolicy {
             && args.len() <= self.max_args as usize
             && self.arg.as_ref().is_none_or(|c| {
                 args.iter()
-                    .all(|a| c.allows(&serde_json::Value::String(a.clone())))
+                    .all(|a| arg(c, &serde_json::Value::String(a.clone())))
             })
     }
 

@@ -58,6 +58,8 @@ enum Compiled {
         min: usize,
         max: usize,
     },
+    /// A command policy with its argument rule compiled.
+    Command(crate::constraint::CommandPolicy, Option<Box<Compiled>>),
 }
 
 impl Compiled {
@@ -78,6 +80,13 @@ impl Compiled {
                 min: *min_len as usize,
                 max: *max_len as usize,
             },
+            Constraint::Command(p) => Compiled::Command(
+                p.clone(),
+                match &p.arg {
+                    Some(arg) => Some(Box::new(Compiled::new(arg)?)),
+                    None => None,
+                },
+            ),
             other => Compiled::Plain(other.clone()),
         })
     }
@@ -108,6 +117,19 @@ impl Compiled {
                 Ok(()) => Err("not"),
                 Err(_) => Ok(()),
             },
+            Compiled::Command(policy, arg) => {
+                let allowed = match v {
+                    Value::String(line) => policy.allows_with(line, &|_, word| {
+                        arg.as_ref().is_none_or(|a| a.check(word).is_ok())
+                    }),
+                    _ => false,
+                };
+                if allowed {
+                    Ok(())
+                } else {
+                    Err("command")
+                }
+            }
             Compiled::Each { item, min, max } => match v {
                 Value::Array(items)
                     if (*min..=*max).contains(&items.len())

@@ -116,8 +116,21 @@ fn new_leaf() -> impl Strategy<Value = Constraint> {
         .prop_map(|(a, b)| Constraint::Date(DateRange::new(a, b).unwrap())),
         prop::sample::select(vec![vec!["10.0.0.0/8"], vec!["0.0.0.0/0", "::/0"]])
             .prop_map(|n| Constraint::Ip(IpPolicy::new(n).unwrap())),
-        prop::sample::select(vec![vec!["ls"], vec!["git", "ls"]])
-            .prop_map(|p| Constraint::Command(CommandPolicy::new(p).unwrap().with_max_args(1))),
+        (
+            prop::sample::select(vec![vec!["ls"], vec!["git", "ls"]]),
+            any::<bool>()
+        )
+            .prop_map(|(p, rule)| {
+                let policy = CommandPolicy::new(p).unwrap().with_max_args(2);
+                Constraint::Command(if rule {
+                    // An argument rule with a regex: compiled once by the plan.
+                    policy
+                        .with_arg(Constraint::Regex("-[a-z]+|status".into()))
+                        .unwrap()
+                } else {
+                    policy
+                })
+            }),
         prop::sample::select(vec![json!("a"), json!(1), json!(true)]).prop_map(|v| {
             Constraint::Contains(match v {
                 Value::String(s) => Scalar::Str(s),
