@@ -2,7 +2,7 @@
 //! its tools with a token that allows `read_file` under `/docs` and not `post`. Every call
 //! carries the token and a fresh proof in `_meta` (agentcap's `McpCaller`).
 //!
-//! Run: `cargo build --features mcp --examples && cargo run --features mcp --example mcp_agent`
+//! Run: `cargo build --features mcp-demo --examples && cargo run --features mcp-demo --example mcp_agent`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use agentcap::mcp::McpCaller;
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::env::current_exe()?
         .with_file_name(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
     if !server.exists() {
-        eprintln!("build the server first: cargo build --features mcp --examples");
+        eprintln!("build the server first: cargo build --features mcp-demo --examples");
         std::process::exit(2);
     }
     // The demo authority grants this agent `read_file` under /docs only.

@@ -4,7 +4,7 @@
 //! The demo's authority key is fixed (seed bytes) so that `mcp_agent` can issue tokens this
 //! server trusts; a real server loads its trusted roots from configuration.
 //!
-//! Run the pair: `cargo build --features mcp --examples && cargo run --features mcp --example mcp_agent`
+//! Run the pair: `cargo build --features mcp-demo --examples && cargo run --features mcp-demo --example mcp_agent`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;

@@ -30,6 +30,7 @@ use crate::vocabulary::read::{self, ReadError};
 use crate::vocabulary::run;
 
 mod builder;
+mod guard;
 
 use builder::NetworkConfig;
 pub use builder::VerifierBuilder;

@@ -1,5 +1,5 @@
 //! The MCP binding: a guarded rmcp server and an agentcap-signing client, over an in-process
-//! transport and over a real child process on stdio. `cargo test --features mcp mcp`
+//! transport and over a real child process on stdio. `cargo test --features mcp-demo mcp`
 #![cfg(feature = "mcp")]
 #![allow(
     clippy::unwrap_used,
@@ -196,7 +196,7 @@ async fn mcp_child_process_over_stdio() {
         .unwrap();
     assert!(
         server.exists(),
-        "cargo test --features mcp builds the example at {}",
+        "cargo test --features mcp-demo builds the example at {}",
         server.display()
     );
     let authority = Authority::new(

@@ -385,96 +385,59 @@ fn ledger_records_first_and_looks_up(store: Store) {
     assert_eq!(store.lookup(&d, now).unwrap(), Some(merged));
 }
 
+/// The behaviour suite for one backend. `$make` builds a fresh store or panics: a backend that
+/// cannot run fails its tests, never passes them. A backend that needs a server marks its tests
+/// `#[ignore]` (reported as ignored, not passed, by a plain `cargo test`).
 macro_rules! suite {
-    ($prefix:ident, $make:expr) => {
+    ($prefix:ident, $make:expr $(, #[$meta:meta])*) => {
         mod $prefix {
             use super::*;
             #[test]
+            $(#[$meta])*
             fn replay() {
-                match $make {
-                    Some(s) => replay_is_denied(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                replay_is_denied($make);
             }
             #[test]
+            $(#[$meta])*
             fn revocation_cascade() {
-                match $make {
-                    Some(s) => revocation_cascades(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                revocation_cascades($make);
             }
             #[test]
+            $(#[$meta])*
             fn revoke_agent_key() {
-                match $make {
-                    Some(s) => revoking_an_agent_key_cuts_its_chains(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                revoking_an_agent_key_cuts_its_chains($make);
             }
             #[test]
+            $(#[$meta])*
             fn budgets() {
-                match $make {
-                    Some(s) => budgets_span_the_tree_and_denials_use_none(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                budgets_span_the_tree_and_denials_use_none($make);
             }
             #[test]
+            $(#[$meta])*
             fn rate_window() {
-                match $make {
-                    Some(s) => rate_windows_slide(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                rate_windows_slide($make);
             }
             #[test]
+            $(#[$meta])*
             fn fan_out() {
-                match $make {
-                    Some(s) => fan_out_counts_distinct_holders(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                fan_out_counts_distinct_holders($make);
             }
             #[test]
+            $(#[$meta])*
             fn concurrent_rate_cap() {
-                match $make {
-                    Some(s) => rate_cap_holds_under_eight_threads(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                rate_cap_holds_under_eight_threads($make);
             }
             #[test]
+            $(#[$meta])*
             fn message_ledger() {
-                match $make {
-                    Some(s) => ledger_records_first_and_looks_up(s),
-                    None => assert!(
-                        std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_none(),
-                        "the backend is required"
-                    ),
-                }
+                ledger_records_first_and_looks_up($make);
             }
         }
     };
 }
 
-fn memory() -> Option<Store> {
-    Some(Arc::new(MemoryStore::new()))
+fn memory() -> Store {
+    Arc::new(MemoryStore::new())
 }
 
 suite!(memory_store, memory());

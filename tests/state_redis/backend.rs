@@ -2,8 +2,10 @@
 //! show: several OS processes, and the server going away and coming back.
 //!
 //! The harness starts `redis-server` on a free loopback port per test (no persistence), or
-//! uses `AGENTCAP_REDIS_URL`. Without either it prints `SKIPPED` and passes, unless
-//! `AGENTCAP_REQUIRE_REDIS` is set (as `.ci/run` does), in which case it fails.
+//! uses `AGENTCAP_REDIS_URL`. Every test here is `#[ignore]`d, so a plain `cargo test --features
+//! redis` reports them as ignored; run them with
+//! `cargo test --features redis --test state redis -- --include-ignored` (as `.ci/run` does),
+//! and a test that cannot get its server fails.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -20,15 +22,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server for one test, or `None` (skipped) when none can be had.
-    pub fn start() -> Option<Server> {
+    /// A server for one test: `AGENTCAP_REDIS_URL`, or a `redis-server` started here. Panics
+    /// when neither can be had (the test was asked to run).
+    pub fn start() -> Server {
         if let Ok(url) = std::env::var("AGENTCAP_REDIS_URL") {
-            return Some(Server {
+            return Server {
                 child: None,
                 port: 0,
                 url,
-            });
+            };
         }
+        Self::start_own()
+    }
+
+    /// A `redis-server` started here (for tests that stop and restart it). Panics when it
+    /// cannot be started.
+    pub fn start_own() -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,14 +48,11 @@ impl Server {
             port,
             url: format!("redis://127.0.0.1:{port}/"),
         };
-        if server.spawn() {
-            Some(server)
-        } else if std::env::var_os("AGENTCAP_REQUIRE_REDIS").is_some() {
-            panic!("redis-server is required (AGENTCAP_REQUIRE_REDIS) but could not be started");
-        } else {
-            eprintln!("SKIPPED: redis-server not found; install it or set AGENTCAP_REDIS_URL");
-            None
-        }
+        assert!(
+            server.spawn(),
+            "redis-server could not be started: install it (apt-get install redis-server) or set AGENTCAP_REDIS_URL"
+        );
+        server
     }
 
     fn spawn(&mut self) -> bool {
@@ -111,24 +117,20 @@ thread_local! {
 }
 
 /// A store on a fresh server (kept alive for the rest of the test thread) with a unique prefix.
-fn redis() -> Option<Store> {
-    let server = Server::start()?;
+fn redis() -> Store {
+    let server = Server::start();
     let store = server.store(&format!("t{}:", uuid::Uuid::new_v4().simple()));
     SERVER.with(|s| *s.borrow_mut() = Some(server));
-    Some(store)
+    store
 }
 
-suite!(redis_store, redis());
+suite!(redis_store, redis(), #[ignore = "needs a Redis server: run with -- --include-ignored"]);
 
 #[test]
+#[ignore = "needs redis-server: run with -- --include-ignored"]
 fn redis_unavailable_denies_then_recovers() {
-    let Some(mut server) = Server::start() else {
-        return;
-    };
-    if server.child.is_none() {
-        eprintln!("SKIPPED: cannot kill an external AGENTCAP_REDIS_URL server");
-        return;
-    }
+    // Its own server whatever AGENTCAP_REDIS_URL says: this test stops and restarts it.
+    let mut server = Server::start_own();
     let w = World::new();
     let clock = TestClock::at(now());
     let v = w.verifier_with(server.store("fault:"), clock.clone());
@@ -153,13 +155,12 @@ fn redis_unavailable_denies_then_recovers() {
 
 /// Four OS processes present a one-time capability 64 times at once: exactly one is allowed.
 #[test]
+#[ignore = "needs a Redis server: run with -- --include-ignored"]
 fn redis_one_time_capability_across_four_processes() {
     if let Ok(spec) = std::env::var("AGENTCAP_CHILD_SPEC") {
         return child_worker(&spec);
     }
-    let Some(server) = Server::start() else {
-        return;
-    };
+    let server = Server::start();
     let w = World::new();
     let t = token_with(&w, search(Some(1), None), None);
     let root = w.authority.key().public();
@@ -181,7 +182,7 @@ fn redis_one_time_capability_across_four_processes() {
             let path = dir.join(format!("child{c}.json"));
             std::fs::write(&path, spec.to_string()).unwrap();
             Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "redis_backend::redis_one_time_capability_across_four_processes", "--nocapture", "--test-threads=1"])
+                .args(["--exact", "redis_backend::redis_one_time_capability_across_four_processes", "--nocapture", "--test-threads=1", "--include-ignored"])
                 .env("AGENTCAP_CHILD_SPEC", &path)
                 .stdout(Stdio::piped())
                 .spawn()

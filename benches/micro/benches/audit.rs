@@ -2,7 +2,7 @@
 //! every record (the default), and with a log that fsyncs every 100 records — in one run, next
 //! to one raw ed25519 `verify_strict`.
 //!
-//! `cargo bench --bench audit`
+//! `cd benches/micro && cargo bench --bench audit`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! raw biscuit-auth verify + authorize, agentcap cold (0, 1, 3 hops) and warm (verified-chain
 //! cache hit), attenuate, delegate, sign a call, and throughput with 1 and 2 threads.
 //!
-//! `cargo bench --bench verify` (add `-- --warm-up-time 1 --measurement-time 3` for a quick run).
+//! `cd benches/micro && cargo bench --bench verify` (add `-- --warm-up-time 1 --measurement-time 3` for a quick run).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +10,7 @@
     missing_docs
 )]
 
-#[path = "../tests/common/hostile.rs"]
+#[path = "../../../tests/common/hostile.rs"]
 mod hostile;
 
 use std::sync::Arc;

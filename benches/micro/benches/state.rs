@@ -2,7 +2,7 @@
 //! everything and records nothing), with `MemoryStore`, and with `RedisStore` on loopback
 //! (when `AGENTCAP_REDIS_URL` is set), next to one raw ed25519 `verify_strict` — all in one run.
 //!
-//! `cargo bench --features redis --bench state` (with `AGENTCAP_REDIS_URL=redis://127.0.0.1:6379/`).
+//! `cd benches/micro && cargo bench --features redis --bench state` (with `AGENTCAP_REDIS_URL=redis://127.0.0.1:6379/`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
