@@ -23,7 +23,7 @@ pub enum Error {
     #[error("the signing key is not the token's current holder")]
     NotHolder,
     /// The token cannot take more delegations.
-    #[error("delegation depth exhausted: the grant allows at most {0} delegations")]
+    #[error("delegation depth exhausted: the grant allows {}", delegations(*.0))]
     DepthExhausted(u32),
     /// The token could not be decoded or its signatures did not verify.
     #[error("invalid token: {0}")]
@@ -44,5 +44,13 @@ impl Error {
 
     pub(crate) fn grant(msg: impl Into<String>) -> Self {
         Error::InvalidGrant(msg.into())
+    }
+}
+
+fn delegations(n: u32) -> String {
+    match n {
+        0 => "no delegation".to_owned(),
+        1 => "at most 1 delegation".to_owned(),
+        n => format!("at most {n} delegations"),
     }
 }

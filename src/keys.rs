@@ -272,6 +272,11 @@ impl TrustedRoots {
     pub fn get(&self, key_id: u32) -> Option<&RootPublicKey> {
         self.roots.get(&key_id)
     }
+
+    /// The key ids of the trusted roots, in order.
+    pub fn key_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.roots.keys().copied()
+    }
 }
 
 impl From<RootPublicKey> for TrustedRoots {

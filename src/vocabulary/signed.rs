@@ -98,10 +98,16 @@ impl Signed {
                 "the token is sealed: agentcap neither writes nor accepts sealed tokens",
             ));
         }
-        let root = env
-            .root_key_id
-            .and_then(|id| roots.get(id))
-            .ok_or_else(|| invalid("the root key id is missing or not trusted"))?;
+        let root = match env.root_key_id {
+            None => return Err(invalid("the token names no root key id")),
+            Some(id) => roots.get(id).ok_or_else(|| {
+                let trusted: Vec<String> = roots.key_ids().map(|k| k.to_string()).collect();
+                Error::InvalidToken(format!(
+                    "the token is signed by root key id {id}, which is not trusted here (trusted key ids: {}); pass that authority's public key",
+                    if trusted.is_empty() { "none".to_owned() } else { trusted.join(", ") }
+                ))
+            })?,
+        };
         run::verify_signatures(&env, root.verifying_key(), &mut KeyCache::default())
             .map_err(|e| Error::InvalidToken(e.to_string()))?;
         let unverified = UnverifiedBiscuit::from_base64(text.trim())

@@ -53,8 +53,8 @@ pub(crate) fn read_agent_key(path: &str) -> Result<AgentKey, Fail> {
     let f = read_key_file(path)?;
     if f.kind != "agent" {
         return Err(Fail::input(format!(
-            "`{path}` holds a `{}` key, not an agent key",
-            f.kind
+            "`{path}` holds {} key, not an agent key",
+            with_article(&f.kind)
         )));
     }
     Ok(AgentKey::from_bytes(&secret_bytes(&f.secret, path)?))
@@ -177,7 +177,7 @@ struct ToolFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantFile {
     agent: Option<String>,
-    holder: String,
+    holder: Option<String>,
     expires_at: Option<String>,
     expires_in: Option<String>,
     #[serde(default)]
@@ -194,17 +194,33 @@ fn labels(list: &[String], field: &str) -> Result<Vec<Label>, Fail> {
 }
 
 impl GrantFile {
-    pub(crate) fn into_grant(self, now: OffsetDateTime) -> Result<Grant, Fail> {
+    /// The grant, its holder from the file or from `holder` (`issue --holder`), not both.
+    pub(crate) fn into_grant(
+        self,
+        now: OffsetDateTime,
+        holder: Option<&str>,
+    ) -> Result<Grant, Fail> {
         let agent = match &self.agent {
             Some(a) => a
                 .parse::<AgentId>()
                 .map_err(|e| Fail::input(format!("agent: {e}")))?,
             None => AgentId::random(),
         };
-        let holder: AgentPublicKey = self
-            .holder
-            .parse()
-            .map_err(|e| Fail::input(format!("holder: {e}")))?;
+        let holder: AgentPublicKey =
+            match (self.holder.as_deref(), holder) {
+                (Some(_), Some(_)) => {
+                    return Err(Fail::input(
+                        "the grant file names a holder and --holder gives one: keep one",
+                    ))
+                }
+                (None, None) => return Err(Fail::input(
+                    "no holder: put `holder = \"ed25519/…\"` in the grant file or pass --holder",
+                )),
+                (Some(h), None) => h.parse().map_err(|e| Fail::input(format!("holder: {e}")))?,
+                (None, Some(h)) => h
+                    .parse()
+                    .map_err(|e| Fail::input(format!("--holder: {e}")))?,
+            };
         let expires = expiry(&self.expires_at, &self.expires_in, now, "grant")?
             .ok_or_else(|| Fail::input("grant: `expires_at` or `expires_in` is required"))?;
         let mut b = Grant::builder(agent, holder, expires).max_depth(self.max_depth);
@@ -334,4 +350,14 @@ pub(crate) fn parse_cause(text: &str) -> Result<Digest, Fail> {
             .map_err(|e| Fail::input(format!("cannot read `{path}`: {e}"))),
         None => text.parse().map_err(|e| Fail::input(format!("cause: {e}"))),
     }
+}
+
+/// `an authority`, `an agent`, `a foo`: the key kind with its article.
+fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} `{kind}`")
 }

@@ -176,3 +176,23 @@ pub(crate) fn render_trace(t: &Trace) -> String {
     out.push(format!("origin     {}", t.origin().unwrap_or("-")));
     out.join("\n")
 }
+
+/// The `--json` form of a trace.
+pub(crate) fn trace_json(t: &Trace) -> serde_json::Value {
+    let message =
+        |m: &Option<(String, String)>| m.as_ref().map(|(from, to)| json!({"from": from, "to": to}));
+    json!({
+        "decision": t.decision,
+        "issuer": t.issuer,
+        "root_agent": t.root_agent,
+        "hops": t.steps.iter().map(|s| json!({
+            "delegator": s.delegator,
+            "agent": s.agent,
+            "cause": s.cause,
+            "message": message(&s.message),
+        })).collect::<Vec<_>>(),
+        "call_cause": t.call_cause.as_ref().map(|(digest, m)| json!({"digest": digest, "message": message(m)})),
+        "messages": t.messages.iter().map(|(from, to, digest)| json!({"from": from, "to": to, "digest": digest})).collect::<Vec<_>>(),
+        "origin": t.origin(),
+    })
+}

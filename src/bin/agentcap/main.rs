@@ -2,7 +2,9 @@
 //! call, verify, revoke, and audit log verification and tracing.
 //!
 //! Exit codes: 0 ok (for `verify`: allowed), 1 denied or failed verification, 2 usage or input
-//! error. Secrets are read from files (or `-` for stdin), never from arguments.
+//! error. Secrets are read from files (or `-` for stdin), never from arguments. With `--json`,
+//! stdout holds one JSON object per run (documented field names), and an input error is
+//! `{"error": "..."}` on stderr.
 
 mod files;
 mod inspect;
@@ -18,6 +20,7 @@ use agentcap::{
     RootPublicKey, Token, ToolCall, TrustedRoots, Verifier,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -30,6 +33,23 @@ use files::{
 pub(crate) struct Fail {
     code: u8,
     message: String,
+    /// The `--json` form of a denial or failed verification (exit 1).
+    json: Option<Value>,
+}
+
+/// What a command prints: text for people, and a JSON object for `--json`.
+struct Out {
+    text: String,
+    json: Value,
+}
+
+impl Out {
+    fn new(text: impl Into<String>, json: Value) -> Self {
+        Self {
+            text: text.into(),
+            json,
+        }
+    }
 }
 
 impl Fail {
@@ -37,13 +57,15 @@ impl Fail {
         Self {
             code: 2,
             message: message.into(),
+            json: None,
         }
     }
 
-    fn denied(message: impl Into<String>) -> Self {
+    fn denied(message: impl Into<String>, json: Value) -> Self {
         Self {
             code: 1,
             message: message.into(),
+            json: Some(json),
         }
     }
 }
@@ -55,13 +77,18 @@ impl Fail {
     about = "Capability tokens for AI agents and the tools they call"
 )]
 struct Cli {
+    /// Print one JSON object instead of text (field names are stable: docs/cli.md §4).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum KeyKind {
+    /// A root key that signs tokens (has a key id).
     Authority,
+    /// An agent's key that holds tokens and signs calls.
     Agent,
 }
 
@@ -79,6 +106,7 @@ struct TokenArgs {
 enum Command {
     /// Generate a key; the secret goes to a new file (mode 0600), the public key to stdout.
     Keygen {
+        /// Which kind of key.
         #[arg(long, value_enum)]
         kind: KeyKind,
         /// The key id written into tokens (authority keys).
@@ -99,19 +127,20 @@ enum Command {
         /// The grant file.
         #[arg(long)]
         grant: String,
+        /// The holder's public key (`ed25519/<hex>`), when the grant file names none.
+        #[arg(long)]
+        holder: Option<String>,
     },
     /// Show what a token allows, block by block.
     Inspect {
         #[command(flatten)]
         token: TokenArgs,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
     },
     /// Append an anonymous narrowing block (narrowing file, TOML or JSON); prints the token.
     Attenuate {
         #[command(flatten)]
         token: TokenArgs,
+        /// The narrowing file (TOML or JSON).
         #[arg(long)]
         narrowing: String,
     },
@@ -142,6 +171,7 @@ enum Command {
         /// The token text file (or `-`).
         #[arg(long)]
         token: String,
+        /// A trusted root public key (`<key id>:ed25519/<hex>`); repeat for several.
         #[arg(long = "root", required = true)]
         roots: Vec<String>,
         /// The holder's agent key file.
@@ -164,8 +194,12 @@ enum Command {
         #[arg(long = "guard")]
         guard: Vec<String>,
         /// A revocation file store to consult.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "redis")]
         state: Option<String>,
+        /// A Redis URL whose revocations to consult (needs the `redis` feature). Replay,
+        /// budgets and rates are not kept for a one-off check.
+        #[arg(long)]
+        redis: Option<String>,
         /// Verify as of this time (RFC 3339) instead of now.
         #[arg(long)]
         now: Option<String>,
@@ -183,7 +217,7 @@ enum Command {
         #[arg(long)]
         agent_key: Option<String>,
         /// The revocation file store.
-        #[arg(long, required_unless_present = "redis")]
+        #[arg(long, required_unless_present = "redis", conflicts_with = "redis")]
         state: Option<String>,
         /// A Redis URL (needs the `redis` feature).
         #[arg(long)]
@@ -219,6 +253,7 @@ struct CallArgs {
 enum AuditCommand {
     /// Verify a log's chain and checkpoints.
     Verify {
+        /// The audit log file.
         #[arg(long)]
         log: PathBuf,
         /// The log's public key (`ed25519/<hex>`).
@@ -230,6 +265,7 @@ enum AuditCommand {
     },
     /// Trace a decision back to its origin.
     Trace {
+        /// The audit log file.
         #[arg(long)]
         log: PathBuf,
         /// The decision's record id.
@@ -287,37 +323,81 @@ fn executor(c: &CallArgs) -> Result<ExecutorId, Fail> {
     ExecutorId::new(c.executor.as_str()).map_err(|e| Fail::input(e.to_string()))
 }
 
-fn run(cli: Cli) -> Result<String, Fail> {
+/// Revocations from a file store into a fresh in-memory store.
+fn load_revocations(store: &MemoryStore, path: &str) -> Result<(), Fail> {
+    let revoked = RevocationFile::load(path)?;
+    for id in &revoked.revocation_ids {
+        let bytes = hex::decode(id)
+            .map_err(|_| Fail::input(format!("`{path}`: bad revocation id `{id}`")))?;
+        store
+            .revoke_id(&bytes)
+            .map_err(|e| Fail::input(e.to_string()))?;
+    }
+    for k in &revoked.agent_keys {
+        let key: AgentPublicKey = k
+            .parse()
+            .map_err(|e| Fail::input(format!("`{path}`: {e}")))?;
+        store
+            .revoke_agent_key(&key.to_bytes())
+            .map_err(|e| Fail::input(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn token_out(token: &Token) -> Result<Out, Fail> {
+    let text = token.to_base64().map_err(|e| Fail::input(e.to_string()))?;
+    let json = json!({
+        "token": text,
+        "token_id": token.id().to_string(),
+        "blocks": token.block_count(),
+    });
+    Ok(Out::new(text, json))
+}
+
+fn run(cli: Cli) -> Result<Out, Fail> {
     match cli.command {
-        Command::Keygen { kind, key_id, out } => match kind {
-            KeyKind::Agent => {
-                let key = AgentKey::generate();
-                files::write_secret(&out, "agent", None, &key.to_bytes())?;
-                Ok(key.public().to_string())
-            }
-            KeyKind::Authority => {
-                let key = AuthorityKey::generate(key_id);
-                files::write_secret(&out, "authority", Some(key_id), &key.to_bytes())?;
-                Ok(key.public().to_string())
-            }
-        },
+        Command::Keygen { kind, key_id, out } => {
+            let (public, kind, key_id) = match kind {
+                KeyKind::Agent => {
+                    let key = AgentKey::generate();
+                    files::write_secret(&out, "agent", None, &key.to_bytes())?;
+                    (key.public().to_string(), "agent", None)
+                }
+                KeyKind::Authority => {
+                    let key = AuthorityKey::generate(key_id);
+                    files::write_secret(&out, "authority", Some(key_id), &key.to_bytes())?;
+                    (key.public().to_string(), "authority", Some(key_id))
+                }
+            };
+            let json = json!({
+                "kind": kind,
+                "key_id": key_id,
+                "public_key": public,
+                "secret_file": out.display().to_string(),
+            });
+            Ok(Out::new(public, json))
+        }
         Command::Issue {
             key,
             authority_id,
             grant,
+            holder,
         } => {
             let key = read_authority_key(&key)?;
             let id = AuthorityId::new(authority_id).map_err(|e| Fail::input(e.to_string()))?;
-            let grant =
-                parse_structured::<GrantFile>(&grant)?.into_grant(OffsetDateTime::now_utc())?;
+            let grant = parse_structured::<GrantFile>(&grant)?
+                .into_grant(OffsetDateTime::now_utc(), holder.as_deref())?;
             let token = agentcap::Authority::new(id, key)
                 .issue(&grant)
                 .map_err(|e| Fail::input(e.to_string()))?;
-            token.to_base64().map_err(|e| Fail::input(e.to_string()))
+            token_out(&token)
         }
-        Command::Inspect { token: t, json } => {
+        Command::Inspect { token: t } => {
             let (token, _) = token(&t)?;
-            inspect::render(&token, json)
+            let text = inspect::render(&token, false)?;
+            let json = serde_json::from_str(&inspect::render(&token, true)?)
+                .map_err(|e| Fail::input(e.to_string()))?;
+            Ok(Out::new(text, json))
         }
         Command::Attenuate {
             token: t,
@@ -329,7 +409,7 @@ fn run(cli: Cli) -> Result<String, Fail> {
             let out = token
                 .attenuate(&n)
                 .map_err(|e| Fail::input(e.to_string()))?;
-            out.to_base64().map_err(|e| Fail::input(e.to_string()))
+            token_out(&out)
         }
         Command::Delegate {
             token: t,
@@ -353,7 +433,7 @@ fn run(cli: Cli) -> Result<String, Fail> {
             let out = token
                 .delegate(&key, to, to_agent, parse_cause(&cause)?, &n)
                 .map_err(|e| Fail::input(e.to_string()))?;
-            out.to_base64().map_err(|e| Fail::input(e.to_string()))
+            token_out(&out)
         }
         Command::SignCall {
             call,
@@ -364,15 +444,16 @@ fn run(cli: Cli) -> Result<String, Fail> {
         } => {
             let (token, _) = token(&TokenArgs { token: t, roots: r })?;
             let key = read_agent_key(&key)?;
-            let proof = CallProof::sign(
-                &key,
-                &token,
-                &executor(&call)?,
-                &tool_call(&call)?,
-                time_arg(&now)?,
-            )
-            .map_err(|e| Fail::input(e.to_string()))?;
-            Ok(proof.to_base64())
+            let c = tool_call(&call)?;
+            let proof = CallProof::sign(&key, &token, &executor(&call)?, &c, time_arg(&now)?)
+                .map_err(|e| Fail::input(e.to_string()))?;
+            let text = proof.to_base64();
+            let json = json!({
+                "proof": text,
+                "call_digest": c.digest().map_err(|e| Fail::input(e.to_string()))?.to_string(),
+                "issued_at": proof.issued_at(),
+            });
+            Ok(Out::new(text, json))
         }
         Command::Verify {
             token: t,
@@ -380,31 +461,22 @@ fn run(cli: Cli) -> Result<String, Fail> {
             proof,
             guard,
             state,
+            redis,
             now,
         } => {
             let text = read_input(&t.token)?.trim().to_owned();
             let proof = CallProof::from_base64(read_input(&proof)?.trim())
                 .map_err(|e| Fail::input(format!("--proof: {e}")))?;
             let c = tool_call(&call)?;
-            let store = Arc::new(MemoryStore::new());
-            if let Some(path) = &state {
-                let revoked = RevocationFile::load(path)?;
-                for id in &revoked.revocation_ids {
-                    let bytes = hex::decode(id)
-                        .map_err(|_| Fail::input(format!("`{path}`: bad revocation id `{id}`")))?;
-                    store
-                        .revoke_id(&bytes)
-                        .map_err(|e| Fail::input(e.to_string()))?;
+            let store: Arc<dyn StateStore> = match (&state, &redis) {
+                (_, Some(url)) => redis_store(url)?,
+                (Some(path), None) => {
+                    let store = MemoryStore::new();
+                    load_revocations(&store, path)?;
+                    Arc::new(store)
                 }
-                for k in &revoked.agent_keys {
-                    let key: AgentPublicKey = k
-                        .parse()
-                        .map_err(|e| Fail::input(format!("`{path}`: {e}")))?;
-                    store
-                        .revoke_agent_key(&key.to_bytes())
-                        .map_err(|e| Fail::input(e.to_string()))?;
-                }
-            }
+                (None, None) => Arc::new(MemoryStore::new()),
+            };
             let guard = if guard.is_empty() {
                 vec![call.tool.clone()]
             } else {
@@ -412,16 +484,33 @@ fn run(cli: Cli) -> Result<String, Fail> {
             };
             let verifier = Verifier::builder(executor(&call)?, roots(&t.roots)?, guard)
                 .clock(Arc::new(FixedClock(time_arg(&now)?)))
-                .state(store as Arc<dyn StateStore>)
+                .state(store)
                 .build()
                 .map_err(|e| Fail::input(e.to_string()))?;
             match verifier.verify(&text, &c, &proof) {
-                Ok(a) => Ok(format!(
-                    "allowed: agent {} via {} hop(s)",
-                    a.agent(),
-                    a.chain().hops.len()
+                Ok(a) => Ok(Out::new(
+                    format!(
+                        "allowed: agent {} via {} hop(s)",
+                        a.agent(),
+                        a.chain().hops.len()
+                    ),
+                    json!({
+                        "decision": "allowed",
+                        "agent": a.agent().to_string(),
+                        "hops": a.chain().hops.len(),
+                        "root_key_id": a.chain().root_key_id,
+                        "issuer": a.chain().issuer.to_string(),
+                    }),
                 )),
-                Err(d) => Err(Fail::denied(format!("denied: {}", d.operator_reason()))),
+                Err(d) => Err(Fail::denied(
+                    format!("denied: {}", d.operator_reason()),
+                    json!({
+                        "decision": "denied",
+                        "class": format!("{:?}", d.class()).to_lowercase(),
+                        "reason": d.operator_reason(),
+                        "message": d.operator_reason().to_string(),
+                    }),
+                )),
             }
         }
         Command::Revoke {
@@ -436,15 +525,30 @@ fn run(cli: Cli) -> Result<String, Fail> {
                     .parse()
                     .map_err(|e: agentcap::Error| Fail::input(format!("--key: {e}")))?;
                 match audit::verify_file_since(&log, &key, since) {
-                    Ok(report) => Ok(format!("ok: {report}")),
+                    Ok(report) => Ok(Out::new(
+                        format!("ok: {report}"),
+                        json!({
+                            "ok": true,
+                            "records": report.records,
+                            "checkpointed": report.checkpointed,
+                            "closed": report.closed,
+                            "torn_tail": report.torn_tail,
+                        }),
+                    )),
                     // An unreadable file is an input error (2); a log that fails is a failure (1).
                     Err(e @ audit::LogFailure::Io(_)) => Err(Fail::input(e.to_string())),
-                    Err(e) => Err(Fail::denied(format!("failed: {e}"))),
+                    Err(e) => Err(Fail::denied(
+                        format!("failed: {e}"),
+                        json!({"ok": false, "failure": e.to_string()}),
+                    )),
                 }
             }
             AuditCommand::Trace { log, event } => {
                 let trace = audit::trace(&log, &event).map_err(|e| Fail::input(e.to_string()))?;
-                Ok(inspect::render_trace(&trace))
+                Ok(Out::new(
+                    inspect::render_trace(&trace),
+                    inspect::trace_json(&trace),
+                ))
             }
         },
     }
@@ -455,7 +559,7 @@ fn revoke(
     agent_key: Option<String>,
     state: Option<String>,
     redis: Option<String>,
-) -> Result<String, Fail> {
+) -> Result<Out, Fail> {
     let (id_bytes, key) = match (&id, &agent_key) {
         (Some(id), None) => (
             Some(hex::decode(id).map_err(|_| Fail::input(format!("--id: `{id}` is not hex")))?),
@@ -470,8 +574,26 @@ fn revoke(
         ),
         _ => return Err(Fail::input("give exactly one of --id and --agent-key")),
     };
+    let what = json!({
+        "revocation_id": id_bytes.as_ref().map(hex::encode),
+        "agent_key": key.map(|k| k.to_string()),
+    });
     if let Some(url) = redis {
-        return revoke_redis(&url, id_bytes, key);
+        let store = redis_store(&url)?;
+        if let Some(id) = &id_bytes {
+            store
+                .revoke_id(id)
+                .map_err(|e| Fail::input(e.to_string()))?;
+        }
+        if let Some(k) = key {
+            store
+                .revoke_agent_key(&k.to_bytes())
+                .map_err(|e| Fail::input(e.to_string()))?;
+        }
+        return Ok(Out::new(
+            "revoked in redis",
+            json!({"revoked": what, "store": "redis"}),
+        ));
     }
     let path = state.ok_or_else(|| Fail::input("give --state or --redis"))?;
     let mut file = RevocationFile::load(&path)?;
@@ -482,33 +604,22 @@ fn revoke(
         file.agent_keys.push(k.to_string());
     }
     file.save(&path)?;
-    Ok(format!("revoked in `{path}`"))
+    Ok(Out::new(
+        format!("revoked in `{path}`"),
+        json!({"revoked": what, "store": "file", "path": path}),
+    ))
 }
 
 #[cfg(feature = "redis")]
-fn revoke_redis(
-    url: &str,
-    id: Option<Vec<u8>>,
-    key: Option<AgentPublicKey>,
-) -> Result<String, Fail> {
+fn redis_store(url: &str) -> Result<Arc<dyn StateStore>, Fail> {
     use agentcap::state::{RedisStore, RedisStoreConfig};
-    let store =
-        RedisStore::new(RedisStoreConfig::new(url)).map_err(|e| Fail::input(e.to_string()))?;
-    if let Some(id) = id {
-        store
-            .revoke_id(&id)
-            .map_err(|e| Fail::input(e.to_string()))?;
-    }
-    if let Some(k) = key {
-        store
-            .revoke_agent_key(&k.to_bytes())
-            .map_err(|e| Fail::input(e.to_string()))?;
-    }
-    Ok("revoked in redis".to_owned())
+    let store = RedisStore::new(RedisStoreConfig::new(url))
+        .map_err(|e| Fail::input(format!("--redis: {e}")))?;
+    Ok(Arc::new(store))
 }
 
 #[cfg(not(feature = "redis"))]
-fn revoke_redis(_: &str, _: Option<Vec<u8>>, _: Option<AgentPublicKey>) -> Result<String, Fail> {
+fn redis_store(_: &str) -> Result<Arc<dyn StateStore>, Fail> {
     Err(Fail::input(
         "this build has no Redis support (build with --features redis)",
     ))
@@ -522,16 +633,22 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let as_json = cli.json;
     match run(cli) {
+        Ok(out) if as_json => {
+            println!("{}", out.json);
+            ExitCode::SUCCESS
+        }
         Ok(out) => {
-            println!("{out}");
+            println!("{}", out.text);
             ExitCode::SUCCESS
         }
         Err(f) => {
-            if f.code == 1 {
-                println!("{}", f.message);
-            } else {
-                eprintln!("agentcap: {}", f.message);
+            match (f.code, as_json, &f.json) {
+                (1, true, Some(json)) => println!("{json}"),
+                (1, _, _) => println!("{}", f.message),
+                (_, true, _) => eprintln!("{}", json!({ "error": f.message })),
+                _ => eprintln!("agentcap: {}", f.message),
             }
             ExitCode::from(f.code)
         }
