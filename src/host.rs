@@ -24,8 +24,9 @@ pub(crate) struct HostRule<'a> {
 
 /// Whether `ip` is a public unicast address: not unspecified, loopback, private (RFC 1918),
 /// shared (100.64/10), link-local (including the 169.254.169.254 cloud-metadata address),
-/// unique-local (fc00::/7, including AWS's fd00:ec2::254), multicast, reserved, benchmarking
-/// or documentation space. IPv4 addresses embedded in IPv6 (mapped `::ffff:a.b.c.d`,
+/// unique-local (fc00::/7, including AWS's fd00:ec2::254), site-local (fec0::/10), multicast,
+/// reserved, benchmarking or documentation space (`2001:db8::/32`, `3fff::/20`), or the
+/// local-use NAT64 prefix `64:ff9b:1::/48`. IPv4 addresses embedded in IPv6 (mapped `::ffff:a.b.c.d`,
 /// compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged as the IPv4
 /// address they carry; Teredo and the other IETF assignments in `2001::/23` are refused.
 ///
@@ -54,7 +55,13 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                     let documentation = first == 0x2001 && second == 0x0db8;
                     let discard = first == 0x0100 && s[1..4] == [0, 0, 0];
                     let unrouted = first == 0;
+                    let site_local = first & 0xffc0 == 0xfec0;
+                    let local_nat64 = first == 0x64 && second == 0xff9b && s[2] == 1;
+                    let documentation_3fff = first & 0xf000 == 0x3000 && first & 0x0fff == 0x0fff;
                     !(unique_local
+                        || site_local
+                        || local_nat64
+                        || documentation_3fff
                         || link_local
                         || multicast
                         || ietf
@@ -64,6 +71,22 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                 }
             }
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries in one of the embeddings a network can route to it
+/// (mapped, compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`), if any.
+pub(crate) fn embedded_v4(ip: std::net::Ipv6Addr) -> Option<Ipv4Addr> {
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    match ip.segments() {
+        [0, 0, 0, 0, 0, 0 | 0xffff, hi, lo] if !(hi == 0 && lo <= 1) => Some(v4(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
     }
 }
 
@@ -85,10 +108,20 @@ fn public_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// Names that only ever resolve on the local machine or network: `localhost`, single-label
-/// names, and the special-use suffixes `.localhost`, `.local`, `.internal` (which holds
-/// `metadata.google.internal`), `.home.arpa`, `.lan`.
+/// names, the special-use suffixes `.localhost`, `.local`, `.internal` (which holds
+/// `metadata.google.internal`), `.home.arpa`, `.lan`, and the `/etc/hosts` loopback names
+/// `localhost.localdomain` (and `4`/`6` forms).
 pub(crate) fn is_local_name(name: &str) -> bool {
-    const SUFFIXES: [&str; 5] = ["localhost", "local", "internal", "home.arpa", "lan"];
+    const SUFFIXES: [&str; 8] = [
+        "localhost",
+        "local",
+        "internal",
+        "home.arpa",
+        "lan",
+        "localdomain",
+        "localdomain4",
+        "localdomain6",
+    ];
     !name.contains('.')
         || SUFFIXES
             .iter()
@@ -161,7 +194,9 @@ impl HostRule<'_> {
     pub(crate) fn allows(&self, host: HostRef<'_>) -> bool {
         match host {
             HostRef::Name(name) => {
-                if name.is_empty() || name.ends_with('.') {
+                // Only a canonical name: not `*` itself, no uppercase, no number where a name
+                // goes (an opaque host of a non-special URL scheme is not normalised).
+                if !is_host_name(name) {
                     return false;
                 }
                 if self.patterns.contains(name) {
@@ -264,6 +299,11 @@ mod tests {
             ("ff02::1", false),
             ("2001:db8::1", false),
             ("2001::1", false),
+            // Found by review: site-local, local-use NAT64, the 3fff::/20 documentation range.
+            ("fec0::1", false),
+            ("64:ff9b:1::a9fe:a9fe", false),
+            ("3fff::1", false),
+            ("3ffe::1", true),
         ];
         for (ip, public) in rows {
             assert_eq!(is_public_ip(ip.parse().unwrap()), *public, "{ip}");
@@ -311,6 +351,8 @@ mod tests {
             "metadata.google.internal",
             "intranet",
             "nas.home.arpa",
+            "localhost.localdomain",
+            "localhost6.localdomain6",
         ] {
             assert!(is_local_name(local), "{local}");
         }

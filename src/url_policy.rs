@@ -154,7 +154,12 @@ impl UrlPolicy {
             return false;
         }
         let host = match (url.host(), url.host_str()) {
-            (Some(Host::Domain(domain)), _) => HostRef::Name(domain),
+            // A non-special scheme (`ssh:`, `redis:`) keeps its host opaque: one that spells an
+            // IP address is judged as that address, anything else must be a canonical name.
+            (Some(Host::Domain(domain)), _) => match host::ip_literal(domain, true) {
+                Some(ip) => HostRef::Ip(ip, domain),
+                None => HostRef::Name(domain),
+            },
             (Some(Host::Ipv4(ip)), Some(text)) => HostRef::Ip(ip.into(), text),
             (Some(Host::Ipv6(ip)), Some(text)) => HostRef::Ip(ip.into(), text),
             _ => return false,

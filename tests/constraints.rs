@@ -744,3 +744,96 @@ fn constraint_shell_commands() {
         ],
     );
 }
+
+/// Bypasses found by a security review of the new kinds; each row failed before its fix.
+#[test]
+fn constraint_review_findings() {
+    // A URL whose host is the literal `*`, which equalled the `*` pattern.
+    let public = Constraint::url(UrlPolicy::public_web()).unwrap();
+    assert!(!public.allows(&json!("http://*/")));
+    assert!(!public.allows(&json!("https://*/x")));
+    let lan = Constraint::url(UrlPolicy::new(["https"], ["*.lan"]).unwrap()).unwrap();
+    assert!(!lan.allows(&json!("https://*.lan/")));
+    // Non-special schemes keep the host opaque: IP spellings and uppercase names slipped past.
+    let opaque = Constraint::url(UrlPolicy::new(["ssh", "redis", "git"], ["*"]).unwrap()).unwrap();
+    assert!(opaque.allows(&json!("ssh://example.org/")));
+    for u in [
+        "ssh://127.0.0.1/",
+        "redis://127.0.0.1/",
+        "git://169.254.169.254/",
+        "ssh://127.1/",
+        "ssh://Metadata.Google.Internal/",
+        "ssh://x.LOCALHOST/",
+        "ssh://localhost.localdomain/",
+    ] {
+        assert!(!opaque.allows(&json!(u)), "{u}");
+    }
+    let listed = Constraint::url(
+        UrlPolicy::new(["redis"], ["127.0.0.1"])
+            .unwrap()
+            .allowing_ip_literals(),
+    )
+    .unwrap();
+    assert!(
+        listed.allows(&json!("redis://127.0.0.1/")),
+        "an address listed exactly"
+    );
+    // Email routing through `%` and `!` to another domain.
+    let email = Constraint::email(EmailPolicy::domains(["example.com"]).unwrap()).unwrap();
+    assert!(!email.allows(&json!("victim%evil.com@example.com")));
+    assert!(!email.allows(&json!("evil.com!victim@example.com")));
+    // Non-public IPv6 ranges and embedded IPv4 in an IP carve-out.
+    let host = Constraint::host(HostPolicy::public()).unwrap();
+    for h in [
+        "fec0::1",
+        "64:ff9b:1::a9fe:a9fe",
+        "3fff::1",
+        "localhost.localdomain",
+    ] {
+        assert!(!host.allows(&json!(h)), "{h}");
+    }
+    let carve = Constraint::all_of(vec![
+        Constraint::ip(IpPolicy::new(["0.0.0.0/0", "::/0"]).unwrap()).unwrap(),
+        Constraint::not(Constraint::ip(IpPolicy::new(["10.0.0.0/8"]).unwrap()).unwrap()).unwrap(),
+    ])
+    .unwrap();
+    assert!(carve.allows(&json!("11.0.0.1")));
+    for ip in [
+        "10.0.0.1",
+        "::ffff:10.0.0.1",
+        "::a00:1",
+        "64:ff9b::a00:1",
+        "2002:a00:1::",
+    ] {
+        assert!(!carve.allows(&json!(ip)), "{ip}");
+    }
+    // A pattern that escapes its anchors is refused: `^(?:[a-z]+)|(x)$` matched anything
+    // starting with a letter.
+    assert!(Constraint::regex("[a-z]+)|(x").is_err());
+    assert!(Constraint::regex("a)|(?:b").is_err());
+    assert!(Constraint::regex("[a-z]+|x").is_ok());
+}
+
+#[test]
+fn constraint_shell_subcommands() {
+    let policy = CommandPolicy::new(["cargo"])
+        .unwrap()
+        .with_subcommands(["test", "check"])
+        .unwrap();
+    check(
+        "command with subcommands",
+        Constraint::command(policy).unwrap(),
+        &[
+            (json!("cargo test --lib"), true),
+            (json!("cargo check"), true),
+            (json!("cargo"), false),
+            (json!("cargo evil-plugin"), false),
+            (json!("cargo --list"), false),
+            (json!("cargo 'test'"), true),
+        ],
+    );
+    assert!(CommandPolicy::new(["git"])
+        .unwrap()
+        .with_subcommands(["a;b"])
+        .is_err());
+}

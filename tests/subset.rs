@@ -535,6 +535,34 @@ fn subset_table_for_lists_absence_and_network_kinds() {
             Constraint::command(
                 CommandPolicy::new(["git"])
                     .unwrap()
+                    .with_subcommands(["log"])
+                    .unwrap(),
+            )
+            .unwrap(),
+            Constraint::command(
+                CommandPolicy::new(["git"])
+                    .unwrap()
+                    .with_subcommands(["log", "status"])
+                    .unwrap(),
+            )
+            .unwrap(),
+            true,
+        ),
+        (
+            cmd(&["git"], 32),
+            Constraint::command(
+                CommandPolicy::new(["git"])
+                    .unwrap()
+                    .with_subcommands(["log"])
+                    .unwrap(),
+            )
+            .unwrap(),
+            false,
+        ),
+        (
+            Constraint::command(
+                CommandPolicy::new(["git"])
+                    .unwrap()
                     .with_arg(p("-a"))
                     .unwrap(),
             )

@@ -23,13 +23,17 @@ const METACHARACTERS: &[u8] = b";&|<>`$(){}[]*?~!#\\";
 /// or variable substitution, glob, brace or tilde expansion, comment or escape, quoted or
 /// not), when its quotes do not balance, when it has no word, when the first word (the
 /// program, compared exactly: `git` and `/usr/bin/git` are different programs) is not in
-/// `programs`, when it has more than `max_args` further words, or when a further word fails
-/// `arg` (evaluated as a string). An executor should run the words with `execve`, not hand
-/// the line to a shell.
+/// `programs`, when `subcommands` is not empty and the second word is not one of them (`cargo`
+/// and `git` run any `cargo-foo` / `git-foo` on the `PATH` as a subcommand), when it has more
+/// than `max_args` further words, or when a further word fails `arg` (evaluated as a string).
+/// An executor should run the words with `execve`, not hand the line to a shell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandPolicy {
     /// Allowed programs (the first word), exactly.
     pub programs: BTreeSet<String>,
+    /// If not empty, the allowed subcommands (the second word, which must then be present).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub subcommands: BTreeSet<String>,
     /// A constraint every argument word must satisfy, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arg: Option<Box<Constraint>>,
@@ -59,6 +63,7 @@ impl CommandPolicy {
     pub fn new<P: IntoIterator<Item = S>, S: Into<String>>(programs: P) -> Result<Self, Error> {
         let p = Self {
             programs: programs.into_iter().map(Into::into).collect(),
+            subcommands: BTreeSet::new(),
             arg: None,
             max_args: 32,
         };
@@ -73,6 +78,19 @@ impl CommandPolicy {
     pub fn with_arg(mut self, arg: Constraint) -> Result<Self, Error> {
         arg.validate()?;
         self.arg = Some(Box::new(arg));
+        Ok(self)
+    }
+
+    /// The same policy, with the second word required to be one of `subcommands`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGrant`] when the set is too large or a name is malformed.
+    pub fn with_subcommands<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        subcommands: I,
+    ) -> Result<Self, Error> {
+        self.subcommands = subcommands.into_iter().map(Into::into).collect();
+        self.validate_shape()?;
         Ok(self)
     }
 
@@ -101,8 +119,20 @@ impl CommandPolicy {
                         || METACHARACTERS.contains(&b)
                 })
         };
-        match self.programs.iter().find(|p| bad(p)) {
-            Some(p) => Err(Error::grant(format!("invalid program name `{p}`"))),
+        if self.subcommands.len() > super::MAX_SET_LEN {
+            return Err(Error::grant(
+                "a command constraint lists too many subcommands",
+            ));
+        }
+        match self
+            .programs
+            .iter()
+            .chain(&self.subcommands)
+            .find(|p| bad(p))
+        {
+            Some(p) => Err(Error::grant(format!(
+                "invalid program or subcommand name `{p}`"
+            ))),
             None => Ok(()),
         }
     }
@@ -125,7 +155,10 @@ impl CommandPolicy {
         let Some((program, args)) = words.split_first() else {
             return false;
         };
+        let subcommand_ok = self.subcommands.is_empty()
+            || args.first().is_some_and(|s| self.subcommands.contains(s));
         self.programs.contains(program)
+            && subcommand_ok
             && args.len() <= self.max_args as usize
             && self.arg.as_ref().is_none_or(|c| {
                 args.iter()
@@ -135,6 +168,9 @@ impl CommandPolicy {
 
     pub(crate) fn is_subset_of(&self, parent: &CommandPolicy) -> bool {
         self.programs.is_subset(&parent.programs)
+            && (parent.subcommands.is_empty()
+                || (!self.subcommands.is_empty()
+                    && self.subcommands.is_subset(&parent.subcommands)))
             && self.max_args <= parent.max_args
             && match (&self.arg, &parent.arg) {
                 (_, None) => true,

@@ -17,7 +17,9 @@ pub(crate) const MAX_EMAIL_LEN: usize = 254;
 /// A value is a bare `local@domain` in lowercase ASCII (one spelling, so a carve-out such as
 /// `not_one_of(["ceo@example.com"])` on the same argument cannot be passed with
 /// `CEO@Example.com`): the local part is a dot-atom (letters, digits and
-/// ``!#$%&'*/=?^_`{|}~-``, dots only between them), at most 64 bytes; the domain a host name.
+/// ``#$&'*/=?^_`{|}~-``, dots only between them; not `%` or `!`, which mail servers still
+/// route as `user%other.domain@` and `other.domain!user@`), at most 64 bytes; the domain a
+/// host name.
 /// Display names (`Bob <bob@x.com>`), comments, quoted local parts, IP-literal domains,
 /// whitespace and a second `@` are refused. A `+` sub-address (`ceo+x@example.com`, which
 /// reaches the same mailbox as `ceo@example.com`) is refused unless `allow_subaddress`.
@@ -41,7 +43,7 @@ fn parts(value: &str) -> Option<(&str, &str)> {
     }
     let (local, domain) = value.split_once('@')?;
     let atext =
-        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+/=?^_`{|}~-".contains(&b);
+        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"#$&'*+/=?^_`{|}~-".contains(&b);
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && local

@@ -12,8 +12,9 @@ use crate::url_policy::is_false;
 
 /// Which IP addresses an argument may hold: inside one of `networks` (CIDR, `10.0.0.0/8`,
 /// `2001:db8::/32`, or one address), spelled canonically (as Rust writes the address back:
-/// no leading zeros, hex or octal, lowercase shortest IPv6). An IPv4-mapped IPv6 address
-/// (`::ffff:10.0.0.1`) is matched as the IPv4 address it carries. With `public_only`, an
+/// no leading zeros, hex or octal, lowercase shortest IPv6). An IPv6 address that carries an
+/// IPv4 address (mapped `::ffff:10.0.0.1`, compatible `::a00:1`, NAT64 `64:ff9b::a00:1`, 6to4
+/// `2002:a00:1::`) is matched as that IPv4 address. With `public_only`, an
 /// address that is not public (see [`is_public_ip`](crate::is_public_ip)) is refused even
 /// inside a listed network.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -35,9 +36,11 @@ fn network(s: &str) -> Option<IpNetwork> {
     canonical.then_some(n)
 }
 
+/// An IPv6 address that carries an IPv4 address (mapped, compatible, NAT64, 6to4) is that IPv4
+/// address: a network translates it there, so a carve-out of the IPv4 network must catch it.
 fn unmapped(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => host::embedded_v4(v6).map_or(ip, IpAddr::V4),
         v4 => v4,
     }
 }

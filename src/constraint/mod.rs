@@ -648,8 +648,14 @@ pub(crate) fn anchored(pattern: &str) -> String {
     format!("^(?:{pattern})$")
 }
 
-/// Compiles a pattern as the verifier runs it: anchored, size-bounded.
+/// Compiles a pattern as the verifier runs it: anchored, size-bounded. The pattern must be a
+/// regex on its own first: `a)|(b` would otherwise escape the anchors (`^(?:a)|(b)$` matches
+/// anything starting with `a`).
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| Error::grant(format!("regex `{pattern}` does not compile: {e}")))?;
     RegexBuilder::new(&anchored(pattern))
         .size_limit(REGEX_SIZE_LIMIT)
         .build()

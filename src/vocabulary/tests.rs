@@ -91,7 +91,7 @@ fn leaf() -> impl Strategy<Value = Constraint> {
             min: a as f64 / 2.0,
             max: (a + w) as f64 / 2.0
         }),
-        prop::sample::select(vec!["a.*", "[a-z]+", "r|rw", "/data/.*", "x)|(?:y"])
+        prop::sample::select(vec!["a.*", "[a-z]+", "r|rw", "/data/.*", "x|(?:y)"])
             .prop_map(|p| Constraint::Regex(p.to_owned())),
         (0u32..12).prop_map(Constraint::MaxLength),
         new_leaf(),
