@@ -125,6 +125,17 @@ pub enum DenyClass {
     StateUnavailable,
 }
 
+impl DenyClass {
+    /// A stable `snake_case` name: `denied`, `needs_approval`, `state_unavailable`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DenyClass::Denied => "denied",
+            DenyClass::NeedsApproval => "needs_approval",
+            DenyClass::StateUnavailable => "state_unavailable",
+        }
+    }
+}
+
 /// Why a call was denied. For operators, logs and audit only: never show it to the caller.
 ///
 /// Machine-readable: [`DenyReason::code`] is a stable `snake_case` name, and the JSON form

@@ -572,3 +572,283 @@ fn the_documented_constraint_kinds_issue() {
     assert_eq!(code(&denied), 1);
     assert!(String::from_utf8_lossy(&denied.stdout).contains("command"));
 }
+
+fn json_of(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// `--json` on every command: one object with the documented field names (docs/cli.md §5).
+#[test]
+fn cli_json_output_has_the_documented_fields() {
+    let d = Dir::new();
+    let root = json_of(&ok(&[
+        "keygen",
+        "--kind",
+        "authority",
+        "--key-id",
+        "4",
+        "--out",
+        &d.path("root.key"),
+        "--json",
+    ]));
+    assert_eq!(root["kind"], "authority");
+    assert_eq!(root["key_id"], 4);
+    let root = root["public_key"].as_str().unwrap().to_owned();
+    let alice = json_of(&ok(&[
+        "--json",
+        "keygen",
+        "--kind",
+        "agent",
+        "--out",
+        &d.path("alice.key"),
+    ]));
+    assert_eq!(alice["key_id"], serde_json::Value::Null);
+    let alice = alice["public_key"].as_str().unwrap().to_owned();
+    let bob = ok(&["keygen", "--kind", "agent", "--out", &d.path("bob.key")]);
+    let grant = d.write("grant.toml", "expires_in = \"1h\"\nmax_depth = 1\n[tools.read_file.args]\npath = { sub_path = \"/data\" }\n");
+    let issued = json_of(&ok(&[
+        "issue",
+        "--key",
+        &d.path("root.key"),
+        "--authority-id",
+        "ops",
+        "--grant",
+        &grant,
+        "--holder",
+        &alice,
+        "--json",
+    ]));
+    assert_eq!(issued["blocks"], 1);
+    let t0 = d.write("t0", issued["token"].as_str().unwrap());
+    let inspected = json_of(&ok(&["inspect", "--token", &t0, "--root", &root, "--json"]));
+    assert_eq!(inspected["token_id"], issued["token_id"]);
+    assert_eq!(inspected["holder"], alice.as_str());
+    let narrow = d.write(
+        "n.toml",
+        "[args.read_file]\npath = { sub_path = \"/data/q3\" }\n",
+    );
+    let att = json_of(&ok(&[
+        "attenuate",
+        "--token",
+        &t0,
+        "--root",
+        &root,
+        "--narrowing",
+        &narrow,
+        "--json",
+    ]));
+    assert_eq!(att["blocks"], 2);
+    let msg = d.write("m", "go");
+    let del = json_of(&ok(&[
+        "delegate",
+        "--token",
+        &t0,
+        "--root",
+        &root,
+        "--key",
+        &d.path("alice.key"),
+        "--to",
+        &bob,
+        "--to-agent",
+        "6a1f0c9e-0000-4000-8000-000000000009",
+        "--cause",
+        &format!("file:{msg}"),
+        "--json",
+    ]));
+    assert_eq!(del["blocks"], 2);
+    let t1 = d.write("t1", del["token"].as_str().unwrap());
+    let args = r#"{"path": "/data/a"}"#;
+    let signed = json_of(&ok(&[
+        "sign-call",
+        "--token",
+        &t1,
+        "--root",
+        &root,
+        "--key",
+        &d.path("bob.key"),
+        "--executor",
+        "files-1",
+        "--tool",
+        "read_file",
+        "--args",
+        args,
+        "--json",
+    ]));
+    assert!(signed["call_digest"].as_str().unwrap().len() == 64);
+    let proof = d.write("p", signed["proof"].as_str().unwrap());
+    let verify = |args: &str| {
+        cli(&[
+            "verify",
+            "--token",
+            &t1,
+            "--root",
+            &root,
+            "--proof",
+            &proof,
+            "--executor",
+            "files-1",
+            "--tool",
+            "read_file",
+            "--args",
+            args,
+            "--json",
+        ])
+    };
+    let allowed = verify(args);
+    assert_eq!(code(&allowed), 0);
+    let allowed = json_of(&String::from_utf8_lossy(&allowed.stdout));
+    assert_eq!(allowed["decision"], "allowed");
+    assert_eq!(allowed["hops"], 1);
+    assert_eq!(allowed["agent"], "6a1f0c9e-0000-4000-8000-000000000009");
+    let denied = verify(r#"{"path": "/etc/passwd"}"#);
+    assert_eq!(code(&denied), 1);
+    let denied = json_of(&String::from_utf8_lossy(&denied.stdout));
+    assert_eq!(denied["decision"], "denied");
+    assert_eq!(denied["class"], "denied");
+    assert_eq!(denied["reason"]["code"], "proof_for_another_call");
+    let revoked = json_of(&ok(&[
+        "revoke",
+        "--id",
+        inspected["token_id"].as_str().unwrap(),
+        "--state",
+        &d.path("rev.json"),
+        "--json",
+    ]));
+    assert_eq!(revoked["store"], "file");
+    assert_eq!(revoked["revoked"]["revocation_id"], inspected["token_id"]);
+    // An input error: `{"error": ...}` on stderr, exit 2.
+    let bad = cli(&[
+        "inspect",
+        "--token",
+        &d.path("missing"),
+        "--root",
+        &root,
+        "--json",
+    ]);
+    assert_eq!(code(&bad), 2);
+    assert!(json_of(&String::from_utf8_lossy(&bad.stderr))["error"].is_string());
+}
+
+/// `issue --holder`, and a holder given twice or not at all.
+#[test]
+fn cli_issue_takes_the_holder_from_the_file_or_the_flag_not_both() {
+    let d = Dir::new();
+    ok(&[
+        "keygen",
+        "--kind",
+        "authority",
+        "--out",
+        &d.path("root.key"),
+    ]);
+    let alice = ok(&["keygen", "--kind", "agent", "--out", &d.path("alice.key")]);
+    let body = "expires_in = \"1h\"\n[tools.search]\nother_args = true\n";
+    let without = d.write("g1.toml", body);
+    let with = d.write("g2.toml", &format!("holder = \"{alice}\"\n{body}"));
+    let key = d.path("root.key");
+    let issue = |grant: &str, holder: Option<&str>| {
+        let mut a = vec![
+            "issue",
+            "--key",
+            &key,
+            "--authority-id",
+            "ops",
+            "--grant",
+            grant,
+        ];
+        if let Some(h) = holder {
+            a.extend(["--holder", h]);
+        }
+        cli(&a)
+    };
+    assert_eq!(code(&issue(&without, Some(&alice))), 0);
+    assert_eq!(code(&issue(&with, None)), 0);
+    let both = issue(&with, Some(&alice));
+    assert_eq!(code(&both), 2);
+    assert!(String::from_utf8_lossy(&both.stderr).contains("keep one"));
+    let neither = issue(&without, None);
+    assert_eq!(code(&neither), 2);
+    assert!(String::from_utf8_lossy(&neither.stderr).contains("--holder"));
+}
+
+/// Conflicting stores are refused, and a token from an untrusted root names the key id it wants.
+#[test]
+fn cli_conflicts_and_the_root_key_id_in_errors() {
+    let (d, root, t1, key, _) = setup();
+    let args = r#"{"path": "/data/q3/a"}"#;
+    let proof = sign(&d, &root, &t1, &key, args);
+    let both = verify(
+        &d,
+        &root,
+        &t1,
+        &proof,
+        args,
+        &[
+            "--state",
+            &d.path("s.json"),
+            "--redis",
+            "redis://127.0.0.1:1/",
+        ],
+    );
+    assert_eq!(code(&both), 2, "{}", String::from_utf8_lossy(&both.stderr));
+    let both = cli(&[
+        "revoke",
+        "--id",
+        "00",
+        "--state",
+        &d.path("s.json"),
+        "--redis",
+        "redis://127.0.0.1:1/",
+    ]);
+    assert_eq!(code(&both), 2);
+    let other = ok(&[
+        "keygen",
+        "--kind",
+        "authority",
+        "--key-id",
+        "9",
+        "--out",
+        &d.path("other.key"),
+    ]);
+    let wrong = cli(&["inspect", "--token", &t1, "--root", &other]);
+    assert_eq!(code(&wrong), 2);
+    let text = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        text.contains("root key id 3") && text.contains("trusted key ids: 9"),
+        "{text}"
+    );
+}
+
+/// Every option of every command has help text.
+#[test]
+fn cli_every_flag_has_help_text() {
+    let commands: &[&[&str]] = &[
+        &["keygen"],
+        &["issue"],
+        &["inspect"],
+        &["attenuate"],
+        &["delegate"],
+        &["sign-call"],
+        &["verify"],
+        &["revoke"],
+        &["audit", "verify"],
+        &["audit", "trace"],
+    ];
+    for c in commands {
+        let mut a = c.to_vec();
+        a.push("-h");
+        let help = ok(&a);
+        let options = help
+            .split("Options:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{c:?}: {help}"));
+        for line in options.lines().filter(|l| l.trim_start().starts_with('-')) {
+            let described = line
+                .trim_start()
+                .split("  ")
+                .filter(|p| !p.trim().is_empty())
+                .count()
+                > 1;
+            assert!(described, "{c:?}: `{}` has no help text", line.trim());
+        }
+    }
+}

@@ -77,7 +77,7 @@ impl Fail {
     about = "Capability tokens for AI agents and the tools they call"
 )]
 struct Cli {
-    /// Print one JSON object instead of text (field names are stable: docs/cli.md §4).
+    /// Print one JSON object instead of text (stable field names: docs/cli.md, "JSON output").
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -196,8 +196,8 @@ enum Command {
         /// A revocation file store to consult.
         #[arg(long, conflicts_with = "redis")]
         state: Option<String>,
-        /// A Redis URL whose revocations to consult (needs the `redis` feature). Replay,
-        /// budgets and rates are not kept for a one-off check.
+        /// A Redis URL whose revocations to consult (needs the `redis` feature); nothing is
+        /// counted there (replay, budgets and rates are judged afresh, as with --state).
         #[arg(long)]
         redis: Option<String>,
         /// Verify as of this time (RFC 3339) instead of now.
@@ -469,7 +469,7 @@ fn run(cli: Cli) -> Result<Out, Fail> {
                 .map_err(|e| Fail::input(format!("--proof: {e}")))?;
             let c = tool_call(&call)?;
             let store: Arc<dyn StateStore> = match (&state, &redis) {
-                (_, Some(url)) => redis_store(url)?,
+                (_, Some(url)) => redis_revocations(url)?,
                 (Some(path), None) => {
                     let store = MemoryStore::new();
                     load_revocations(&store, path)?;
@@ -506,7 +506,7 @@ fn run(cli: Cli) -> Result<Out, Fail> {
                     format!("denied: {}", d.operator_reason()),
                     json!({
                         "decision": "denied",
-                        "class": format!("{:?}", d.class()).to_lowercase(),
+                        "class": d.class().code(),
                         "reason": d.operator_reason(),
                         "message": d.operator_reason().to_string(),
                     }),
@@ -611,11 +611,81 @@ fn revoke(
 }
 
 #[cfg(feature = "redis")]
-fn redis_store(url: &str) -> Result<Arc<dyn StateStore>, Fail> {
+fn redis_store(url: &str) -> Result<Arc<agentcap::state::RedisStore>, Fail> {
     use agentcap::state::{RedisStore, RedisStoreConfig};
     let store = RedisStore::new(RedisStoreConfig::new(url))
         .map_err(|e| Fail::input(format!("--redis: {e}")))?;
     Ok(Arc::new(store))
+}
+
+/// `verify --redis`: the shared store's revocations, and nothing else counted. The Redis side
+/// sees each decision with no budget, rate or fan-out use and a throwaway nonce (so it answers
+/// only "revoked?" and records nothing but that nonce, which expires within minutes); replay,
+/// budgets, rates and fan-out are judged by a fresh in-memory store, as with `--state`.
+#[cfg(feature = "redis")]
+struct RedisRevocations {
+    redis: Arc<agentcap::state::RedisStore>,
+    local: MemoryStore,
+}
+
+#[cfg(feature = "redis")]
+mod redis_check {
+    use agentcap::state::{
+        LedgerEntry, MessageLedger, Revocations, StateError, StateRequest, StateStore, StateVerdict,
+    };
+
+    use super::RedisRevocations;
+
+    impl Revocations for RedisRevocations {
+        fn revoke_id(&self, id: &[u8]) -> Result<(), StateError> {
+            self.local.revoke_id(id)
+        }
+        fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError> {
+            self.local.revoke_agent_key(key)
+        }
+    }
+
+    impl MessageLedger for RedisRevocations {
+        fn lookup(&self, d: &[u8; 32], now_ms: i64) -> Result<Option<LedgerEntry>, StateError> {
+            self.local.lookup(d, now_ms)
+        }
+        fn record(&self, d: &[u8; 32], e: &LedgerEntry, now_ms: i64) -> Result<(), StateError> {
+            self.local.record(d, e, now_ms)
+        }
+    }
+
+    impl StateStore for RedisRevocations {
+        fn decide(&self, request: &StateRequest) -> Result<StateVerdict, StateError> {
+            let mut probe = request.clone();
+            probe.nonce = *uuid::Uuid::new_v4()
+                .as_bytes()
+                .repeat(2)
+                .first_chunk()
+                .unwrap_or(&[0; 32]);
+            probe.budgets.clear();
+            probe.rates.clear();
+            probe.fan_out.clear();
+            match self.redis.decide(&probe)? {
+                StateVerdict::Revoked => Ok(StateVerdict::Revoked),
+                _ => self.local.decide(request),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+fn redis_revocations(url: &str) -> Result<Arc<dyn StateStore>, Fail> {
+    Ok(Arc::new(RedisRevocations {
+        redis: redis_store(url)?,
+        local: MemoryStore::new(),
+    }))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_revocations(_: &str) -> Result<Arc<dyn StateStore>, Fail> {
+    Err(Fail::input(
+        "this build has no Redis support (build with --features redis)",
+    ))
 }
 
 #[cfg(not(feature = "redis"))]
