@@ -852,3 +852,64 @@ fn cli_every_flag_has_help_text() {
         }
     }
 }
+
+/// `revoke --redis` then `verify --redis` against a real `redis-server` (started here on a free
+/// port): the revocation is seen, and verifying records nothing that counts in the shared
+/// store (the same proof verifies twice: no replay is recorded). Ignored by a plain
+/// `cargo test`; `.ci/run` runs it.
+#[cfg(feature = "redis")]
+#[test]
+#[ignore = "needs redis-server: cargo test --features cli,redis --test cli redis -- --include-ignored"]
+fn cli_redis_revoke_then_verify() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server could not be started: install it (apt-get install redis-server)");
+    let url = format!("redis://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (d, root, t1, key, _) = setup();
+    let args = r#"{"path": "/data/q3/a"}"#;
+    let proof = sign(&d, &root, &t1, &key, args);
+    for _ in 0..2 {
+        let out = verify(&d, &root, &t1, &proof, args, &["--redis", &url]);
+        assert_eq!(
+            code(&out),
+            0,
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let id = json_of(&ok(&["inspect", "--token", &t1, "--root", &root, "--json"]))["token_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&["revoke", "--id", &id, "--redis", &url]);
+    let out = verify(&d, &root, &t1, &proof, args, &["--redis", &url]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -111,8 +111,9 @@ pub fn verify_file(path: impl AsRef<Path>, key: &LogPublicKey) -> Result<LogRepo
     verify_file_since(path, key, 0)
 }
 
-/// As [`verify_file`], and also fails if the log holds fewer than `known_checkpoint` records
-/// (a checkpoint sequence number the caller saw earlier, e.g. shipped off the host).
+/// As [`verify_file`], and also fails unless at least the first `known_checkpoint` records are
+/// still covered by a valid signed checkpoint (pass the `checkpointed` count of an earlier
+/// report, e.g. one shipped off the host).
 ///
 /// # Errors
 /// The first [`LogFailure`].
