@@ -144,6 +144,17 @@ impl Verifier {
                 }
             }
         };
+        // The decision counter: a low-cardinality event of its own (tracing-opentelemetry's
+        // metrics layer turns the `monotonic_counter.` field into a counter whose attributes are
+        // the other fields), under a target operators can leave out of their logs.
+        tracing::event!(
+            target: "agentcap::metrics",
+            tracing::Level::INFO,
+            agentcap.decision = if result.is_ok() { "allow" } else { "deny" },
+            agentcap.reason = result.as_ref().err().map_or("", DenyReason::code),
+            gen_ai.tool.name = %call.tool(),
+            monotonic_counter.agentcap.decisions = 1_u64,
+        );
         match &result {
             Ok(a) => {
                 span.record("agentcap.decision", "allow");
