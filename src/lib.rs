@@ -23,6 +23,8 @@ mod limits;
 pub mod mcp;
 mod network;
 mod proof;
+#[cfg(feature = "rig")]
+pub mod rig;
 pub mod state;
 mod subpath;
 mod token;
