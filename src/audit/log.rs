@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
@@ -166,13 +167,28 @@ struct Writer {
     failed: bool,
 }
 
+/// The group commit: which records are durable, and the handle that syncs them.
+struct Syncer {
+    /// A second handle on the log file: `fsync` through it needs no writer lock.
+    file: File,
+    /// Every record with a sequence number below this is on disk.
+    durable: u64,
+    failed: bool,
+}
+
 /// An append-only, hash-chained, checkpoint-signed JSON Lines log. Safe to share between
-/// threads (appends are serialized).
+/// threads: appends are serialized, and with [`Durability::EveryRecord`] the `fsync` runs
+/// outside the append lock as a group commit (one `fsync` makes every record written before it
+/// durable, so concurrent decisions share it). The file is locked for exclusive use while the
+/// log is open: a second writer, in this process or another, is refused.
 pub struct AuditLog {
     path: PathBuf,
     key: LogKey,
     config: AuditConfig,
     writer: Mutex<Writer>,
+    /// Records written so far (the next sequence number), published after each write.
+    written: AtomicU64,
+    syncer: Mutex<Syncer>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -184,7 +200,41 @@ impl fmt::Debug for AuditLog {
     }
 }
 
+/// Takes the exclusive lock on a log file: two writers would interleave their chains.
+fn lock(file: &File, path: &Path) -> Result<(), AuditError> {
+    file.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => AuditError::Unusable {
+            path: path.to_path_buf(),
+            why: "another writer has it open (the file is locked); one writer per log file"
+                .to_owned(),
+        },
+        std::fs::TryLockError::Error(e) => AuditError::Io(e),
+    })
+}
+
 impl AuditLog {
+    fn with_writer(
+        path: PathBuf,
+        key: LogKey,
+        config: AuditConfig,
+        w: Writer,
+    ) -> Result<Self, AuditError> {
+        let sync_handle = w.file.try_clone()?;
+        let seq = w.seq;
+        Ok(Self {
+            writer: Mutex::new(w),
+            written: AtomicU64::new(seq),
+            syncer: Mutex::new(Syncer {
+                file: sync_handle,
+                durable: seq,
+                failed: false,
+            }),
+            path,
+            config,
+            key,
+        })
+    }
+
     /// Creates a new log at `path` (which must not exist), writing its `open` record.
     ///
     /// # Errors
@@ -206,19 +256,20 @@ impl AuditLog {
                 },
                 _ => AuditError::Io(e),
             })?;
-        let log = Self {
-            writer: Mutex::new(Writer {
+        lock(&file, &path)?;
+        let log = Self::with_writer(
+            path,
+            key,
+            config,
+            Writer {
                 file,
                 seq: 0,
                 prev: [0; 32],
                 since_checkpoint: 0,
                 since_sync: 0,
                 failed: false,
-            }),
-            path,
-            config,
-            key,
-        };
+            },
+        )?;
         let log_key = log.key.public().to_string();
         log.append(Event::Open {
             log_key,
@@ -242,6 +293,9 @@ impl AuditLog {
             path: path.clone(),
             why,
         };
+        // Locked before it is read: a writer appending meanwhile would change what was checked.
+        let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
+        lock(&file, &path)?;
         let report =
             super::verify_file(&path, &key.public()).map_err(|f| unusable(f.to_string()))?;
         if report.closed {
@@ -252,7 +306,6 @@ impl AuditLog {
                 "no complete open record; this is not a log".to_owned(),
             ));
         }
-        let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
         // Find the end of the last complete line and the hash of that line.
         let mut reader = BufReader::new(&file);
         let (mut good_end, mut last) = (0u64, Vec::new());
@@ -272,19 +325,19 @@ impl AuditLog {
             file.set_len(good_end)?;
             file.sync_all()?;
         }
-        let log = Self {
-            writer: Mutex::new(Writer {
+        let log = Self::with_writer(
+            path,
+            key,
+            config,
+            Writer {
                 file,
                 seq: report.records,
                 prev: line_hash(&last),
                 since_checkpoint: 0,
                 since_sync: 0,
                 failed: false,
-            }),
-            path,
-            config,
-            key,
-        };
+            },
+        )?;
         if dropped > 0 {
             log.append(Event::Recovery {
                 dropped_bytes: dropped,
@@ -314,16 +367,47 @@ impl AuditLog {
     /// # Errors
     /// [`AuditError`] when it could not be written; the log then refuses further appends.
     pub fn append(&self, event: Event) -> Result<String, AuditError> {
-        let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
-        if w.failed {
-            return Err(AuditError::Poisoned);
-        }
-        let id = self.write(&mut w, event, false)?;
-        w.since_checkpoint += 1;
-        if w.since_checkpoint >= self.config.checkpoint_every.max(1) {
-            self.checkpoint_locked(&mut w, false)?;
+        let (id, seq) = {
+            let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+            if w.failed {
+                return Err(AuditError::Poisoned);
+            }
+            let id = self.write(&mut w, event, false)?;
+            let seq = w.seq;
+            w.since_checkpoint += 1;
+            if w.since_checkpoint >= self.config.checkpoint_every.max(1) {
+                self.checkpoint_locked(&mut w, false)?;
+            }
+            (id, seq)
+        };
+        if self.config.durability == Durability::EveryRecord {
+            self.make_durable(seq)?;
         }
         Ok(id)
+    }
+
+    /// The group commit: returns once every record below `seq` is on disk. The first thread to
+    /// get here syncs everything written so far, outside the append lock, while others keep
+    /// appending; a thread whose record was covered by that `fsync` returns without one.
+    fn make_durable(&self, seq: u64) -> Result<(), AuditError> {
+        let mut s = self.syncer.lock().map_err(|_| AuditError::Poisoned)?;
+        if s.failed {
+            return Err(AuditError::Poisoned);
+        }
+        if s.durable >= seq {
+            return Ok(());
+        }
+        // Everything below `target` was written before this sync starts.
+        let target = self.written.load(Ordering::Acquire);
+        if let Err(e) = s.file.sync_data() {
+            s.failed = true;
+            if let Ok(mut w) = self.writer.lock() {
+                w.failed = true;
+            }
+            return Err(AuditError::Io(e));
+        }
+        s.durable = s.durable.max(target);
+        Ok(())
     }
 
     /// Writes a signed checkpoint now.
@@ -383,9 +467,10 @@ impl AuditLog {
         // INVARIANT: one write_all per record, so a crash leaves at most one torn last line.
         let result = w.file.write_all(&line).and_then(|()| {
             w.since_sync += 1;
+            // With `EveryRecord`, `append` syncs after releasing the lock (group commit).
             let sync = force_sync
                 || match self.config.durability {
-                    Durability::EveryRecord => true,
+                    Durability::EveryRecord => false,
                     Durability::Batch(n) => w.since_sync >= n.max(1),
                 };
             if sync {
@@ -401,6 +486,7 @@ impl AuditLog {
         }
         w.seq += 1;
         w.prev = hash;
+        self.written.store(w.seq, Ordering::Release);
         Ok(id)
     }
 

@@ -89,6 +89,44 @@ fn bench(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
+        // Eight threads deciding at once (time per decision): with an fsync per record, the
+        // group commit lets concurrent decisions share one fsync.
+        let v = Arc::new(v);
+        c.bench_function(&format!("8 threads, time per decision, {name}"), |b| {
+            b.iter_custom(|iters| {
+                let per_thread = iters.div_ceil(8).max(1);
+                let proofs: Vec<Vec<CallProof>> = (0..8)
+                    .map(|_| {
+                        (0..per_thread)
+                            .map(|_| {
+                                CallProof::sign(
+                                    &agent,
+                                    &token,
+                                    &executor,
+                                    &call,
+                                    OffsetDateTime::now_utc(),
+                                )
+                                .unwrap()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let start = std::time::Instant::now();
+                std::thread::scope(|s| {
+                    for batch in &proofs {
+                        let v = v.clone();
+                        let (text, call) = (&text, &call);
+                        s.spawn(move || {
+                            for proof in batch {
+                                v.verify(text, call, proof).unwrap();
+                            }
+                        });
+                    }
+                });
+                // Wall time for about `iters` decisions across the threads.
+                start.elapsed()
+            })
+        });
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

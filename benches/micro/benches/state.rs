@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| vk.verify_strict(&msg, &sig).unwrap())
     });
 
+    #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
     let mut stores: Vec<(&str, Arc<dyn StateStore>)> = vec![
         ("no state", Arc::new(NoState)),
         ("MemoryStore", Arc::new(MemoryStore::new())),
