@@ -91,6 +91,7 @@ impl ApproverRegistry {
 
     /// The distinct principals behind the valid approvals of this call, ignoring unknown keys
     /// and keys in `excluded` (the requesting chain's own agents).
+    /// The distinct principals whose valid approvals of this call count, by name.
     pub(crate) fn count(
         &self,
         approvals: &[Approval],
@@ -98,7 +99,7 @@ impl ApproverRegistry {
         audience: &ExecutorId,
         token_id: &TokenId,
         call_digest: Digest,
-    ) -> usize {
+    ) -> BTreeSet<String> {
         let mut principals = BTreeSet::new();
         for a in approvals {
             let key = a.approver.to_bytes();
@@ -112,7 +113,7 @@ impl ApproverRegistry {
                 principals.insert(principal);
             }
         }
-        principals.len()
+        principals.into_iter().cloned().collect()
     }
 }
 

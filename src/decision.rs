@@ -22,6 +22,8 @@ pub struct Authorized {
     pub(crate) audit_event: Option<String>,
     pub(crate) labels: std::collections::BTreeSet<String>,
     pub(crate) sent_message: Option<Digest>,
+    pub(crate) approved_by: Vec<String>,
+    pub(crate) inherited_hop: Option<u32>,
 }
 
 impl Authorized {
@@ -29,6 +31,18 @@ impl Authorized {
     /// its cause. A tool should label what it returns with at least these.
     pub fn labels(&self) -> &std::collections::BTreeSet<String> {
         &self.labels
+    }
+
+    /// The principals whose approvals of this call were counted (empty when the tool needs
+    /// none).
+    pub fn approved_by(&self) -> &[String] {
+        &self.approved_by
+    }
+
+    /// The hop count the call inherited from its cause through the message ledger (`None` when
+    /// the call has no cause the ledger knows).
+    pub fn inherited_hop(&self) -> Option<u32> {
+        self.inherited_hop
     }
 
     /// For a message tool: the digest under which the message ledger recorded the message this

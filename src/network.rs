@@ -82,6 +82,8 @@ pub(crate) struct Outcome {
     pub(crate) labels: BTreeSet<String>,
     /// The cause's ledger entry, if the ledger knows it.
     pub(crate) inherited: Option<LedgerEntry>,
+    /// The principals whose approvals were counted (empty when the tool needs none).
+    pub(crate) approved_by: Vec<String>,
 }
 
 pub(crate) fn check(
@@ -133,6 +135,7 @@ pub(crate) fn check(
         .as_ref()
         .is_some_and(|acc| labels.iter().any(|l| !acc.contains(l)));
     let mut need = conditions.approvals;
+    let mut approved_by = Vec::new();
     if label_violation {
         // A label the tool does not accept passes only with the label approvals.
         if conditions.label_approvals == 0 {
@@ -145,15 +148,20 @@ pub(crate) fn check(
         let mut excluded: BTreeSet<[u8; 32]> =
             chain.hops.iter().map(|h| h.holder.to_bytes()).collect();
         excluded.insert(chain.root_holder.to_bytes());
-        let have = ctx
-            .approvers
-            .count(approvals, &excluded, ctx.audience, token_id, call_digest);
-        if have < need as usize {
+        let principals =
+            ctx.approvers
+                .count(approvals, &excluded, ctx.audience, token_id, call_digest);
+        if principals.len() < need as usize {
             return Err(DenyReason::NeedsApproval {
-                have: u32::try_from(have).unwrap_or(u32::MAX),
+                have: u32::try_from(principals.len()).unwrap_or(u32::MAX),
                 need,
             });
         }
+        approved_by = principals.into_iter().collect();
     }
-    Ok(Outcome { labels, inherited })
+    Ok(Outcome {
+        labels,
+        inherited,
+        approved_by,
+    })
 }

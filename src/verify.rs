@@ -220,7 +220,16 @@ impl Verifier {
             call_digest: proof.call_digest().to_string(),
             token_id: proof.token_id().to_string(),
             cause: call.cause().map(|c| c.to_string()),
-            labels: call.labels().iter().map(|l| l.to_string()).collect(),
+            labels: match result {
+                // Every label the call carried, inherited ones included.
+                Ok(a) => a.labels().iter().cloned().collect(),
+                Err(_) => call.labels().iter().map(|l| l.to_string()).collect(),
+            },
+            approved_by: result
+                .as_ref()
+                .map(|a| a.approved_by().to_vec())
+                .unwrap_or_default(),
+            hop: result.as_ref().ok().and_then(Authorized::inherited_hop),
             root_agent: chain.map(|c| c.root_agent.to_string()),
             issuer: chain.map(|c| c.issuer.to_string()),
             hops: chain
@@ -327,6 +336,8 @@ impl Verifier {
         let sent_message = self.record_message(call, &chain, &outcome, now)?;
         Ok(Authorized {
             audit_event: None,
+            inherited_hop: outcome.inherited.as_ref().map(|e| e.hop),
+            approved_by: outcome.approved_by,
             labels: outcome.labels,
             sent_message,
             call: call.clone(),

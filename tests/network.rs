@@ -103,7 +103,67 @@ fn sybil_five_keys_of_one_principal_count_once() {
     assert_eq!(d.class(), DenyClass::NeedsApproval);
     let mut six = five;
     six.push(approve(&w, &t, &security, &call));
-    assert!(run(&w, &v, &t, &w.alice, &call, &six).is_ok());
+    let allowed = run(&w, &v, &t, &w.alice, &call, &six).unwrap();
+    // The principals counted, once each, by name (what the decision record names).
+    assert_eq!(allowed.approved_by(), ["mallory", "security-team"]);
+}
+
+/// A decision record names the approvals counted and the labels and hop a call inherited
+/// through the message ledger, so a trace shows why a call needed or got approval.
+#[test]
+fn decision_records_name_approvals_and_what_was_inherited() {
+    use agentcap::audit::{AuditConfig, AuditLog, Event, LogKey};
+    let w = World::new();
+    let path = std::env::temp_dir().join(format!(
+        "agentcap-dr-{}.jsonl",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let log =
+        Arc::new(AuditLog::create(&path, LogKey::generate(), AuditConfig::default()).unwrap());
+    let reviewer = AgentKey::generate();
+    let v = Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["publish", "send", "search"],
+    )
+    .clock(Arc::new(FixedClock(now())))
+    .approvers(ApproverRegistry::new().with(reviewer.public(), "reviewer"))
+    .message_tool("send", "text")
+    .audit(log.clone())
+    .build()
+    .unwrap();
+    let t = grant_for(
+        &w,
+        w.alice_id,
+        &w.alice,
+        ToolGrant::new().allow_other_args().approvals(1),
+        None,
+    );
+    // A message sent with a label, then a publish caused by it, approved by the reviewer.
+    let send = ToolCall::new("send", json!({ "to": "bob", "text": "draft" }))
+        .unwrap()
+        .with_labels([Label::new("internal").unwrap()]);
+    let sent = run(&w, &v, &t, &w.alice, &send, &[]).unwrap();
+    let call = publish("draft").with_cause(sent.sent_message().unwrap());
+    let approval = approve(&w, &t, &reviewer, &call);
+    let allowed = run(&w, &v, &t, &w.alice, &call, &[approval]).unwrap();
+    assert_eq!(allowed.approved_by(), ["reviewer"]);
+    assert_eq!(allowed.inherited_hop(), Some(1));
+    let id = allowed.audit_event().unwrap().to_owned();
+    drop(v);
+    drop(log);
+    let record = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<agentcap::audit::Record>(l).unwrap())
+        .find(|r| r.id == id)
+        .unwrap();
+    let Event::Decision(d) = record.event else {
+        panic!("not a decision record");
+    };
+    assert_eq!(d.approved_by, ["reviewer"]);
+    assert_eq!(d.hop, Some(1));
+    assert!(d.labels.contains(&"internal".to_owned()), "{:?}", d.labels);
 }
 
 #[test]

@@ -39,9 +39,17 @@ pub struct DecisionRecord {
     /// The call's cause (hex), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    /// The call's labels.
+    /// The call's labels; for allowed calls, every label it carried (its own, its chain's and
+    /// those inherited from its cause through the message ledger).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// For allowed calls: the principals whose approvals were counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
+    /// For allowed calls: the hop count inherited from the call's cause through the message
+    /// ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop: Option<u32>,
     /// For allowed calls: the root agent the authority granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_agent: Option<String>,

@@ -150,6 +150,22 @@ pub(crate) fn render_trace(t: &Trace) -> String {
         t.decision.tool,
         t.decision.reason.as_deref().unwrap_or("-")
     )];
+    if !t.decision.approved_by.is_empty() {
+        out.push(format!(
+            "approved   by {}",
+            t.decision.approved_by.join(", ")
+        ));
+    }
+    if let Some(hop) = t.decision.hop {
+        out.push(format!(
+            "inherited  hop {hop}, labels {}",
+            if t.decision.labels.is_empty() {
+                "-".to_owned()
+            } else {
+                t.decision.labels.join(", ")
+            }
+        ));
+    }
     out.push(format!("issuer     {}", t.issuer.as_deref().unwrap_or("-")));
     out.push(format!(
         "root agent {}",
