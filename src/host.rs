@@ -54,20 +54,20 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                     let ietf = first == 0x2001 && second < 0x0200;
                     let documentation = first == 0x2001 && second == 0x0db8;
                     let discard = first == 0x0100 && s[1..4] == [0, 0, 0];
-                    let unrouted = first == 0;
+                    // 0000::/8 is reserved (the local-use NAT64 prefix 64:ff9b:1::/48 lies in
+                    // it; the well-known 64:ff9b::/96 is judged above by what it embeds).
+                    let reserved = first < 0x0100;
                     let site_local = first & 0xffc0 == 0xfec0;
-                    let local_nat64 = first == 0x64 && second == 0xff9b && s[2] == 1;
-                    let documentation_3fff = first & 0xf000 == 0x3000 && first & 0x0fff == 0x0fff;
+                    let documentation_3fff = first == 0x3fff && second < 0x1000;
                     !(unique_local
                         || site_local
-                        || local_nat64
                         || documentation_3fff
                         || link_local
                         || multicast
                         || ietf
                         || documentation
                         || discard
-                        || unrouted)
+                        || reserved)
                 }
             }
         }
@@ -304,6 +304,21 @@ mod tests {
             ("64:ff9b:1::a9fe:a9fe", false),
             ("3fff::1", false),
             ("3ffe::1", true),
+            // The edges of 2001::/23 (IETF assignments, Teredo).
+            ("2001:1ff::1", false),
+            ("2001:200::1", true),
+            // Each rule alone (found by mutation testing).
+            ("2606:db8::1", true),
+            ("2606::1", true),
+            ("100::1", false),
+            ("100:1::1", true),
+            ("2606:ff9b::1", true),
+            ("0:1::1", false),
+            ("ff::1", false),
+            ("3fff:fff::1", false),
+            ("3fff:1000::1", true),
+            ("fe80::1:2", false),
+            ("fec0::1:2", false),
         ];
         for (ip, public) in rows {
             assert_eq!(is_public_ip(ip.parse().unwrap()), *public, "{ip}");
