@@ -807,6 +807,17 @@ fn constraint_review_findings() {
     ] {
         assert!(!carve.allows(&json!(ip)), "{ip}");
     }
+    // `::` and `::1` are IPv6 addresses, not 0.0.0.0 and 0.0.0.1 (found by mutation testing).
+    let v4_zero = Constraint::ip(IpPolicy::new(["0.0.0.0/8"]).unwrap()).unwrap();
+    assert!(!v4_zero.allows(&json!("::1")));
+    assert!(!v4_zero.allows(&json!("::")));
+    assert!(
+        v4_zero.allows(&json!("::2")),
+        "the compatible form of 0.0.0.2"
+    );
+    assert!(Constraint::ip(IpPolicy::new(["::1"]).unwrap())
+        .unwrap()
+        .allows(&json!("::1")));
     // A pattern that escapes its anchors is refused: `^(?:[a-z]+)|(x)$` matched anything
     // starting with a letter.
     assert!(Constraint::regex("[a-z]+)|(x").is_err());
