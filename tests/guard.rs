@@ -5,24 +5,10 @@
 mod common;
 
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use agentcap::*;
 use common::*;
 use serde_json::json;
-
-/// Polls a future that never waits (the tool bodies here) to completion.
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 #[test]
 fn the_tool_runs_only_when_authorized() {

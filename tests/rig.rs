@@ -4,27 +4,14 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use agentcap::rig::{GuardError, Guarded, Holder};
 use agentcap::*;
 use common::*;
 use rig_core::tool::{Tool, ToolContext, ToolErrorKind};
 use serde_json::{json, Value};
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 #[derive(serde::Deserialize)]
 struct ReadArgs {

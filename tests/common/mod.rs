@@ -336,3 +336,14 @@ fn rand_nonce() -> [u8; 16] {
 }
 
 pub mod hostile;
+
+/// Polls a future that never waits (tool bodies in tests) to completion, with no runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
