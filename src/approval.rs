@@ -3,14 +3,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use ed25519_dalek::Signature;
 
 use crate::digest::Digest;
+use crate::error::Error;
 use crate::ids::TokenId;
 use crate::ids::{AgentId, ExecutorId};
 use crate::keys::{AgentKey, AgentPublicKey};
 
 const APPROVAL_DOMAIN: &[u8] = b"agentcap/approval/v1\0";
+const APPROVAL_TEXT_VERSION: u8 = 1;
+const APPROVAL_TEXT_LEN: usize = 1 + 32 + 64;
 
 /// A signature by an approver over one exact call: the executor, the token and the call digest
 /// (tool, canonical arguments, labels, cause). An approval for any other call never counts.
@@ -40,6 +45,39 @@ impl Approval {
     /// The approving key.
     pub fn approver(&self) -> AgentPublicKey {
         self.approver
+    }
+
+    /// The text form, for carrying an approval in a message (e.g. MCP `_meta`): base64url
+    /// without padding of 97 bytes — the version byte `1`, the approver's 32-byte public key
+    /// and the 64-byte signature.
+    pub fn to_base64(&self) -> String {
+        let mut bytes = Vec::with_capacity(APPROVAL_TEXT_LEN);
+        bytes.push(APPROVAL_TEXT_VERSION);
+        bytes.extend_from_slice(&self.approver.to_bytes());
+        bytes.extend_from_slice(&self.signature);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Parses [`Approval::to_base64`]'s form. Whether the signature is valid, and for which
+    /// call, is the verifier's question.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for anything but 97 bytes of version 1 with a valid public key.
+    pub fn from_base64(text: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::invalid("approval", why);
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| bad("not base64url"))?;
+        let (Some(&APPROVAL_TEXT_VERSION), Some(key), Some(signature)) =
+            (bytes.first(), bytes.get(1..33), bytes.get(33..))
+        else {
+            return Err(bad("malformed"));
+        };
+        let signature: [u8; 64] = signature.try_into().map_err(|_| bad("malformed"))?;
+        Ok(Self {
+            approver: AgentPublicKey::from_bytes(key).map_err(|_| bad("bad approver key"))?,
+            signature,
+        })
     }
 
     pub(crate) fn is_valid_for(

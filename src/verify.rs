@@ -125,24 +125,75 @@ impl Verifier {
             agentcap.decision = tracing::field::Empty,
             agentcap.reason = tracing::field::Empty,
         );
+        let result = span.in_scope(|| self.decide(token, call, proof, approvals));
+        let record = |result: &Result<Authorized, DenyReason>| {
+            self.decision_record(call, proof, result)
+        };
+        self.conclude(&span, call.tool().as_str(), result, record)
+    }
+
+    /// Denies a call that could not even be parsed (a binding's envelope — e.g. MCP `_meta` —
+    /// missing or malformed), with the same audit record, `tracing` event and decision counter
+    /// as any other denial. `tool` is the name as received (cut to 128 characters); `why` says
+    /// what was wrong, for operators.
+    pub fn reject_malformed(&self, tool: &str, why: &str) -> Denied {
+        let tool: String = tool.chars().take(128).collect();
+        let span = tracing::info_span!(
+            "execute_tool",
+            otel.name = %format_args!("execute_tool {tool}"),
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = %tool,
+            agentcap.decision = tracing::field::Empty,
+            agentcap.reason = tracing::field::Empty,
+        );
+        let result = Err(DenyReason::MalformedCall(why.to_owned()));
+        let record = |result: &Result<Authorized, DenyReason>| DecisionRecord {
+            executor: self.audience.to_string(),
+            decision: "deny".to_owned(),
+            reason: result.as_ref().err().map(|r| r.code().to_owned()),
+            detail: result.as_ref().err().map(ToString::to_string),
+            tool: tool.clone(),
+            call_digest: String::new(),
+            token_id: String::new(),
+            cause: None,
+            labels: Vec::new(),
+            approved_by: Vec::new(),
+            hop: None,
+            root_agent: None,
+            issuer: None,
+            hops: Vec::new(),
+            args: None,
+        };
+        match self.conclude(&span, &tool, result, record) {
+            Ok(_) => Denied::new(DenyReason::MalformedCall(why.to_owned()), None),
+            Err(denied) => denied,
+        }
+    }
+
+    /// Writes the audit record (an allow it cannot record becomes a denial), emits the decision
+    /// counter and the decision event, and returns the decision.
+    fn conclude(
+        &self,
+        span: &tracing::Span,
+        tool: &str,
+        mut result: Result<Authorized, DenyReason>,
+        record: impl FnOnce(&Result<Authorized, DenyReason>) -> DecisionRecord,
+    ) -> Result<Authorized, Denied> {
         let _entered = span.enter();
-        let mut result = self.decide(token, call, proof, approvals);
         // The audit record is part of the decision: if it cannot be written, the call is denied.
         let audit_event = match &self.audit {
             None => None,
-            Some(log) => {
-                match log.append(Event::Decision(self.decision_record(call, proof, &result))) {
-                    Ok(id) => Some(id),
-                    Err(e) => {
-                        // A denial stays the denial it was; an allow becomes a denial.
-                        tracing::error!(agentcap.audit_error = %e, "audit record not written");
-                        if result.is_ok() {
-                            result = Err(DenyReason::AuditUnavailable(e.to_string()));
-                        }
-                        None
+            Some(log) => match log.append(Event::Decision(record(&result))) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    // A denial stays the denial it was; an allow becomes a denial.
+                    tracing::error!(agentcap.audit_error = %e, "audit record not written");
+                    if result.is_ok() {
+                        result = Err(DenyReason::AuditUnavailable(e.to_string()));
                     }
+                    None
                 }
-            }
+            },
         };
         // The decision counter: a low-cardinality event of its own (tracing-opentelemetry's
         // metrics layer turns the `monotonic_counter.` field into a counter whose attributes are
@@ -152,7 +203,7 @@ impl Verifier {
             tracing::Level::INFO,
             agentcap.decision = if result.is_ok() { "allow" } else { "deny" },
             agentcap.reason = result.as_ref().err().map_or("", DenyReason::code),
-            gen_ai.tool.name = %call.tool(),
+            gen_ai.tool.name = %tool,
             monotonic_counter.agentcap.decisions = 1_u64,
         );
         match &result {
@@ -160,7 +211,7 @@ impl Verifier {
                 span.record("agentcap.decision", "allow");
                 tracing::info!(
                     agentcap.decision = "allow",
-                    gen_ai.tool.name = %call.tool(),
+                    gen_ai.tool.name = %tool,
                     gen_ai.agent.id = %a.agent(),
                     agentcap.token_id = %a.token_id(),
                     agentcap.chain_depth = a.chain().hops.len(),
@@ -171,7 +222,7 @@ impl Verifier {
                 span.record("agentcap.reason", reason.code());
                 tracing::warn!(
                     agentcap.decision = "deny",
-                    gen_ai.tool.name = %call.tool(),
+                    gen_ai.tool.name = %tool,
                     agentcap.reason = reason.code(),
                     agentcap.detail = %reason,
                 );

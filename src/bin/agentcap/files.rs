@@ -28,7 +28,7 @@ pub(crate) fn read_input(path: &str) -> Result<String, Fail> {
     }
 }
 
-/// A key file: `{"kind": "agent" | "authority", "key_id": n, "secret": "<64 hex>"}`.
+/// A key file: `{"kind": "agent" | "authority" | "log", "key_id": n, "secret": "<64 hex>"}`.
 #[derive(Serialize, Deserialize)]
 struct KeyFile {
     kind: String,
@@ -58,6 +58,19 @@ pub(crate) fn read_agent_key(path: &str) -> Result<AgentKey, Fail> {
         )));
     }
     Ok(AgentKey::from_bytes(&secret_bytes(&f.secret, path)?))
+}
+
+pub(crate) fn read_log_key(path: &str) -> Result<agentcap::audit::LogKey, Fail> {
+    let f = read_key_file(path)?;
+    if f.kind != "log" {
+        return Err(Fail::input(format!(
+            "`{path}` holds {} key, not an audit log key",
+            with_article(&f.kind)
+        )));
+    }
+    Ok(agentcap::audit::LogKey::from_bytes(&secret_bytes(
+        &f.secret, path,
+    )?))
 }
 
 pub(crate) fn read_authority_key(path: &str) -> Result<AuthorityKey, Fail> {

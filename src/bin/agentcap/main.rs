@@ -8,6 +8,8 @@
 
 mod files;
 mod inspect;
+#[cfg(feature = "mcp-proxy")]
+mod proxy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +92,8 @@ enum KeyKind {
     Authority,
     /// An agent's key that holds tokens and signs calls.
     Agent,
+    /// An audit log's signing key.
+    Log,
 }
 
 #[derive(Args)]
@@ -228,6 +232,24 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Guard an MCP server you did not write: every `tools/call` is verified before it is
+    /// forwarded (needs the `mcp-proxy` feature). Speaks MCP on stdio, or on Streamable HTTP
+    /// with --listen; reaches the server as a child (`-- command args…`) or at --upstream.
+    #[cfg(feature = "mcp-proxy")]
+    McpProxy {
+        /// The executor config (TOML or JSON): docs/mcp.md, "Guard a server you did not write".
+        #[arg(long)]
+        config: String,
+        /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8931) instead of stdio.
+        #[arg(long)]
+        listen: Option<String>,
+        /// The URL of an upstream Streamable HTTP server (instead of a child command).
+        #[arg(long, conflicts_with = "server", required_unless_present = "server")]
+        upstream: Option<String>,
+        /// The server to start as a child over stdio, after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        server: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -362,6 +384,11 @@ fn run(cli: Cli) -> Result<Out, Fail> {
                     let key = AgentKey::generate();
                     files::write_secret(&out, "agent", None, &key.to_bytes())?;
                     (key.public().to_string(), "agent", None)
+                }
+                KeyKind::Log => {
+                    let key = audit::LogKey::generate();
+                    files::write_secret(&out, "log", None, &key.to_bytes())?;
+                    (key.public().to_string(), "log", None)
                 }
                 KeyKind::Authority => {
                     let key = AuthorityKey::generate(key_id);
@@ -551,6 +578,8 @@ fn run(cli: Cli) -> Result<Out, Fail> {
                 ))
             }
         },
+        #[cfg(feature = "mcp-proxy")]
+        Command::McpProxy { .. } => Err(Fail::input("mcp-proxy runs from main")),
     }
 }
 
@@ -704,6 +733,27 @@ fn main() -> ExitCode {
         }
     };
     let as_json = cli.json;
+    #[cfg(feature = "mcp-proxy")]
+    if let Command::McpProxy {
+        config,
+        listen,
+        upstream,
+        server,
+    } = &cli.command
+    {
+        // stdout carries MCP: only errors are printed, to stderr.
+        let target = match upstream {
+            Some(url) => proxy::Target::Http(url.clone()),
+            None => proxy::Target::Child(server.clone()),
+        };
+        return match proxy::run(config, listen.as_deref(), target) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => {
+                eprintln!("agentcap mcp-proxy: {}", f.message);
+                ExitCode::from(f.code)
+            }
+        };
+    }
     match run(cli) {
         Ok(out) if as_json => {
             println!("{}", out.json);

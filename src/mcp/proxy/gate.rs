@@ -1,0 +1,297 @@
+//! The proxy's stdio front, with a framing gate before the MCP server: every line from the
+//! client is judged before rmcp parses it, so that a batch, a malformed, oversized or
+//! duplicate-id message, or a request before `initialize`, gets a clear JSON-RPC error and the
+//! session goes on (rmcp alone would end the session on a line it cannot parse).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::ClientJsonRpcMessage;
+use rmcp::ServiceExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use super::McpProxy;
+
+/// JSON-RPC's "parse error".
+const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC's "invalid request".
+const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC's "invalid params".
+const INVALID_PARAMS: i64 = -32602;
+
+/// Limits of the stdio front.
+#[derive(Clone, Copy, Debug)]
+pub struct GateLimits {
+    /// The longest message (one line, without its newline) accepted from the client; a longer
+    /// one is discarded unread and answered with an error. Default 4 MiB.
+    pub max_message_bytes: usize,
+}
+
+impl Default for GateLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Serves `proxy` to one client over a line-delimited JSON-RPC stream (`input` from the client,
+/// `output` to it: the process's stdin and stdout for `agentcap mcp-proxy`). Returns when the
+/// client closes its input and the proxy has answered what it had in flight.
+///
+/// # Errors
+/// Reading the input or writing the output failed.
+pub async fn serve_stdio<R, W>(
+    proxy: McpProxy,
+    input: R,
+    output: W,
+    limits: GateLimits,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (gate_end, server_end) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move {
+        match proxy.serve(tokio::io::split(server_end)).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => tracing::warn!(agentcap.proxy_error = %e, "MCP session ended"),
+        }
+    });
+    let (from_server, mut to_server) = tokio::io::split(gate_end);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
+    let in_flight = Arc::new(Mutex::new(HashSet::new()));
+    let writer = tokio::spawn(write_lines(output, rx));
+    let pump = tokio::spawn(pump(from_server, tx.clone(), in_flight.clone()));
+
+    let mut gate = Gate {
+        initialized: false,
+        in_flight,
+    };
+    let mut reader = BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        match read_line(&mut reader, limits.max_message_bytes, &mut line).await? {
+            Read::Eof => break,
+            Read::TooLong => {
+                let text = format!(
+                    "message longer than {} bytes: discarded",
+                    limits.max_message_bytes
+                );
+                send(&tx, error(&Value::Null, INVALID_REQUEST, &text)).await;
+            }
+            Read::Line => match gate.judge(&line) {
+                Verdict::Pass => {
+                    line.push(b'\n');
+                    if to_server.write_all(&line).await.is_err() {
+                        break;
+                    }
+                }
+                Verdict::Reply(reply) => send(&tx, reply).await,
+                Verdict::Drop => {}
+            },
+        }
+    }
+    drop(tx);
+    let _ = to_server.shutdown().await;
+    let _ = server.await;
+    let _ = pump.await;
+    writer
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+enum Read {
+    Line,
+    TooLong,
+    Eof,
+}
+
+/// Reads one line into `buf` (without `\n` or a trailing `\r`), never holding more than `max`
+/// bytes of it: a longer line is consumed and reported as [`Read::TooLong`].
+async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Read> {
+    buf.clear();
+    let mut too_long = false;
+    let mut read_any = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(match (read_any, too_long) {
+                (false, _) => Read::Eof,
+                (true, true) => Read::TooLong,
+                (true, false) => Read::Line,
+            });
+        }
+        read_any = true;
+        let (chunk, used, end) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (available.get(..i).unwrap_or_default(), i + 1, true),
+            None => (available, available.len(), false),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(used);
+        if end {
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(if too_long { Read::TooLong } else { Read::Line });
+        }
+    }
+}
+
+enum Verdict {
+    Pass,
+    Reply(Value),
+    Drop,
+}
+
+struct Gate {
+    initialized: bool,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+}
+
+fn error(id: &Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+impl Gate {
+    fn judge(&mut self, line: &[u8]) -> Verdict {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Verdict::Drop;
+        }
+        let value: Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(_) => return Verdict::Reply(error(&Value::Null, PARSE_ERROR, "parse error")),
+        };
+        let Value::Object(message) = &value else {
+            let why = if value.is_array() {
+                "batches are not supported"
+            } else {
+                "not a JSON-RPC message"
+            };
+            return Verdict::Reply(error(&Value::Null, INVALID_REQUEST, why));
+        };
+        let id = message.get("id");
+        let valid_id = match id {
+            Some(Value::String(_)) => true,
+            Some(Value::Number(n)) => n.is_i64() || n.is_u64(),
+            _ => false,
+        };
+        let reply_id = if valid_id { id.cloned() } else { None }.unwrap_or(Value::Null);
+        if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Verdict::Reply(error(&reply_id, INVALID_REQUEST, "jsonrpc must be \"2.0\""));
+        }
+        let method = match message.get("method") {
+            None => None,
+            Some(Value::String(m)) => Some(m.as_str()),
+            Some(_) => {
+                return Verdict::Reply(error(&reply_id, INVALID_REQUEST, "method must be a string"))
+            }
+        };
+        match (method, id) {
+            // A notification.
+            (Some(_), None) => {
+                if self.initialized && typed(&value) {
+                    Verdict::Pass
+                } else {
+                    Verdict::Drop
+                }
+            }
+            (Some(_), Some(_)) if !valid_id => Verdict::Reply(error(
+                &Value::Null,
+                INVALID_REQUEST,
+                "id must be a string or an integer",
+            )),
+            // A request.
+            (Some(method), Some(id)) => self.request(method, id, &value),
+            // A response to a request of ours (the proxy sends none; rmcp drops strays).
+            (None, Some(_)) if self.initialized && typed(&value) => Verdict::Pass,
+            (None, Some(_)) => Verdict::Drop,
+            (None, None) => Verdict::Reply(error(&reply_id, INVALID_REQUEST, "no method and no id")),
+        }
+    }
+
+    fn request(&mut self, method: &str, id: &Value, value: &Value) -> Verdict {
+        if !self.initialized && method == "ping" {
+            return Verdict::Reply(json!({"jsonrpc": "2.0", "id": id, "result": {}}));
+        }
+        if !self.initialized && method != "initialize" {
+            return Verdict::Reply(error(id, INVALID_REQUEST, "send initialize first"));
+        }
+        if self.initialized && method == "initialize" {
+            return Verdict::Reply(error(id, INVALID_REQUEST, "already initialized"));
+        }
+        if !typed(value) {
+            return Verdict::Reply(error(id, INVALID_PARAMS, "invalid params"));
+        }
+        let key = id.to_string();
+        let Ok(mut in_flight) = self.in_flight.lock() else {
+            return Verdict::Reply(error(id, INVALID_REQUEST, "proxy state unavailable"));
+        };
+        if !in_flight.insert(key) {
+            return Verdict::Reply(error(
+                id,
+                INVALID_REQUEST,
+                "duplicate id: a request with this id is in progress",
+            ));
+        }
+        self.initialized = true;
+        Verdict::Pass
+    }
+}
+
+/// Whether rmcp can parse the message (else it would end the session).
+fn typed(value: &Value) -> bool {
+    serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).is_ok()
+}
+
+async fn send(tx: &mpsc::Sender<Vec<u8>>, value: Value) {
+    let _ = tx.send(value.to_string().into_bytes()).await;
+}
+
+/// Copies the server's lines to the client, retiring the ids it answers.
+async fn pump<R: AsyncRead + Unpin>(
+    from_server: R,
+    tx: mpsc::Sender<Vec<u8>>,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+) {
+    let mut lines = BufReader::new(from_server).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&line) {
+            if !m.contains_key("method") {
+                if let (Some(id), Ok(mut set)) = (m.get("id"), in_flight.lock()) {
+                    set.remove(&id.to_string());
+                }
+            }
+        }
+        if tx.send(line.into_bytes()).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut output: W,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    while let Some(mut line) = rx.recv().await {
+        line.push(b'\n');
+        output.write_all(&line).await?;
+        output.flush().await?;
+    }
+    Ok(())
+}
