@@ -126,9 +126,8 @@ impl Verifier {
             agentcap.reason = tracing::field::Empty,
         );
         let result = span.in_scope(|| self.decide(token, call, proof, approvals));
-        let record = |result: &Result<Authorized, DenyReason>| {
-            self.decision_record(call, proof, result)
-        };
+        let record =
+            |result: &Result<Authorized, DenyReason>| self.decision_record(call, proof, result);
         self.conclude(&span, call.tool().as_str(), result, record)
     }
 

@@ -92,11 +92,17 @@ async fn setup() -> Setup {
     }
 }
 
+/// A denial as the caller sees it: the generic text with the class, the class in `_meta`,
+/// nothing else.
 fn denied(r: &CallToolResult) -> bool {
+    let texts: Vec<_> = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
     r.is_error == Some(true)
-        && r.content
-            .iter()
-            .any(|c| c.as_text().is_some_and(|t| t.text == Denied::MESSAGE))
+        && agentcap::mcp::denial_class(r) == Some(DenyClass::Denied)
+        && texts == [format!("{} (denied)", Denied::MESSAGE)]
 }
 
 #[tokio::test]

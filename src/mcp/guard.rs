@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock, MetaObject, RequestMetaObject};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ContentBlock, MetaObject, RequestMetaObject,
+};
 use serde_json::Value;
 
 use super::{META_APPROVALS, META_CAUSE, META_CLASS, META_LABELS, META_PROOF, META_TOKEN};

@@ -101,7 +101,10 @@ impl ProxyFile {
         let open = self
             .open
             .iter()
-            .map(|o| o.parse::<Opened>().map_err(|e| Fail::input(format!("open: {e}"))))
+            .map(|o| {
+                o.parse::<Opened>()
+                    .map_err(|e| Fail::input(format!("open: {e}")))
+            })
             .collect::<Result<BTreeSet<_>, _>>()?;
         Ok(ProxyPolicy {
             list_only_guarded: self.list_only_guarded,
@@ -126,8 +129,8 @@ impl ProxyFile {
         )))
     }
 
-    /// The verifier, guarding `tools` (the config's list, or every tool the server listed).
-    fn verifier(&self, config: &Path, tools: &BTreeSet<String>) -> Result<Verifier, Fail> {
+    /// Everything the verifier needs but the tool list, checked before the server starts.
+    fn prepare(&self, config: &Path) -> Result<Prepared, Fail> {
         let executor = ExecutorId::new(self.executor.as_str())
             .map_err(|e| Fail::input(format!("executor: {e}")))?;
         let mut roots = TrustedRoots::new();
@@ -138,31 +141,42 @@ impl ProxyFile {
             );
         }
         if roots.is_empty() {
-            return Err(Fail::input("roots: at least one trusted root key is needed"));
+            return Err(Fail::input(
+                "roots: at least one trusted root key is needed",
+            ));
         }
-        let mut builder =
-            Verifier::builder(executor, roots, tools.iter().map(String::as_str)).state(self.state()?);
+        if self.tools.is_empty() {
+            return Err(Fail::input("tools: name the guarded tools, or [\"*\"]"));
+        }
+        let mut approvers = None;
         if !self.approvers.is_empty() {
             let mut registry = ApproverRegistry::new();
             for a in &self.approvers {
-                let key: AgentPublicKey =
-                    a.key.parse().map_err(|e| Fail::input(format!("approvers: {e}")))?;
+                let key: AgentPublicKey = a
+                    .key
+                    .parse()
+                    .map_err(|e| Fail::input(format!("approvers: {e}")))?;
                 registry = registry.with(key, a.principal.clone());
             }
-            builder = builder.approvers(registry);
+            approvers = Some(registry);
         }
+        let mut tiers = None;
         if !self.tiers.is_empty() {
-            let mut tiers = StaticTiers::new();
+            let mut static_tiers = StaticTiers::new();
             for t in &self.tiers {
-                let key: AgentPublicKey =
-                    t.key.parse().map_err(|e| Fail::input(format!("tiers: {e}")))?;
-                tiers = tiers.with(key, t.tier);
+                let key: AgentPublicKey = t
+                    .key
+                    .parse()
+                    .map_err(|e| Fail::input(format!("tiers: {e}")))?;
+                static_tiers = static_tiers.with(key, t.tier);
             }
-            builder = builder.tiers(Arc::new(tiers));
+            tiers = Some(static_tiers);
         }
-        if let Some(audit) = &self.audit {
-            let path = beside(config, &audit.log);
-            let key_path = beside(config, &audit.key);
+        let state = self.state()?;
+        let mut audit = None;
+        if let Some(file) = &self.audit {
+            let path = beside(config, &file.log);
+            let key_path = beside(config, &file.key);
             let key: LogKey = read_log_key(&key_path.display().to_string())?;
             let log = if path.exists() {
                 AuditLog::open(&path, key, AuditConfig::default())
@@ -170,7 +184,46 @@ impl ProxyFile {
                 AuditLog::create(&path, key, AuditConfig::default())
             }
             .map_err(|e| Fail::input(format!("audit: {e}")))?;
-            builder = builder.audit(Arc::new(log));
+            audit = Some(Arc::new(log));
+        }
+        Ok(Prepared {
+            executor,
+            roots,
+            approvers,
+            tiers,
+            state,
+            audit,
+        })
+    }
+}
+
+/// A checked config, waiting for the tool list.
+struct Prepared {
+    executor: ExecutorId,
+    roots: TrustedRoots,
+    approvers: Option<ApproverRegistry>,
+    tiers: Option<StaticTiers>,
+    state: Arc<dyn StateStore>,
+    audit: Option<Arc<AuditLog>>,
+}
+
+impl Prepared {
+    /// The verifier, guarding `tools` (the config's list, or every tool the server listed).
+    fn verifier(&self, tools: &BTreeSet<String>) -> Result<Verifier, Fail> {
+        let mut builder = Verifier::builder(
+            self.executor.clone(),
+            self.roots.clone(),
+            tools.iter().map(String::as_str),
+        )
+        .state(self.state.clone());
+        if let Some(registry) = &self.approvers {
+            builder = builder.approvers(registry.clone());
+        }
+        if let Some(tiers) = &self.tiers {
+            builder = builder.tiers(Arc::new(tiers.clone()));
+        }
+        if let Some(log) = &self.audit {
+            builder = builder.audit(log.clone());
         }
         builder.build().map_err(input)
     }
@@ -199,6 +252,7 @@ async fn connect(target: &Target) -> Result<Upstream, Fail> {
 pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<(), Fail> {
     let file: ProxyFile = parse_structured(config)?;
     let policy = file.policy()?;
+    let prepared = file.prepare(Path::new(config))?;
     let limits = GateLimits {
         max_message_bytes: file
             .max_message_bytes
@@ -222,7 +276,8 @@ pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<
         } else {
             file.tools.iter().cloned().collect()
         };
-        let verifier = file.verifier(Path::new(config), &tools)?;
+        let verifier = prepared.verifier(&tools)?;
+        let audit_log = prepared.audit.clone();
         let proxy = McpProxy::new(McpGuard::new(Arc::new(verifier)), &upstream, tools, policy);
         let upstream_gone = async move {
             let _ = upstream.waiting().await;
@@ -246,9 +301,15 @@ pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<
                 }
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             served = serving => served,
             () = upstream_gone => Err(Fail::input("the upstream MCP server exited")),
+        };
+        // A closing checkpoint: the log verifies as complete.
+        if let Some(log) = audit_log {
+            log.close()
+                .map_err(|e| Fail::input(format!("audit: {e}")))?;
         }
+        result
     })
 }

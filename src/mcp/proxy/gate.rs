@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -221,7 +221,9 @@ impl Gate {
             // A response to a request of ours (the proxy sends none; rmcp drops strays).
             (None, Some(_)) if self.initialized && typed(&value) => Verdict::Pass,
             (None, Some(_)) => Verdict::Drop,
-            (None, None) => Verdict::Reply(error(&reply_id, INVALID_REQUEST, "no method and no id")),
+            (None, None) => {
+                Verdict::Reply(error(&reply_id, INVALID_REQUEST, "no method and no id"))
+            }
         }
     }
 
@@ -254,9 +256,43 @@ impl Gate {
     }
 }
 
-/// Whether rmcp can parse the message (else it would end the session).
+/// The client requests MCP defines (rmcp 3.9): one of these that rmcp can only read as a
+/// custom request has malformed params.
+const STANDARD_REQUESTS: [&str; 20] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "resources/directory/read",
+    "subscriptions/listen",
+    "tools/call",
+    "tools/list",
+    "tasks/get",
+    "tasks/cancel",
+    "skills/list",
+    "skills/get",
+];
+
+/// Whether rmcp can parse the message as what its method says (a message it cannot parse
+/// would end the session; a standard request with malformed params would reach the server's
+/// custom-request path).
 fn typed(value: &Value) -> bool {
-    serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).is_ok()
+    match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
+        Ok(JsonRpcMessage::Request(r)) => match &r.request {
+            ClientRequest::CustomRequest(c) => !STANDARD_REQUESTS.contains(&c.method.as_str()),
+            _ => true,
+        },
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 async fn send(tx: &mpsc::Sender<Vec<u8>>, value: Value) {

@@ -26,11 +26,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequest,
-    CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, ServerResult,
+    CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequest, CompleteRequestParams,
+    CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    ServerResult,
 };
 use rmcp::service::{Peer, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler};
@@ -164,7 +164,10 @@ impl McpProxy {
         if self.policy.open.contains(&family) {
             Ok(())
         } else {
-            tracing::info!(mcp.method.name = method, "request refused by the agentcap proxy");
+            tracing::info!(
+                mcp.method.name = method,
+                "request refused by the agentcap proxy"
+            );
             Err(refused(method))
         }
     }
@@ -205,7 +208,9 @@ impl ServerHandler for McpProxy {
         let mut forward = CallToolRequestParams::new(request.name.clone());
         forward.arguments = authorized.call().args().as_object().cloned();
         let mut meta = context.meta.clone();
-        meta.0 .0.retain(|k, _| !k.starts_with(META_PREFIX) && k != "progressToken");
+        meta.0
+             .0
+            .retain(|k, _| !k.starts_with(META_PREFIX) && k != "progressToken");
         if !meta.0 .0.is_empty() {
             forward.meta = Some(meta);
         }

@@ -7,8 +7,8 @@
 #![allow(deprecated)]
 
 use rmcp::model::{
-    CreateMessageRequestParams, ElicitRequestParams, ElicitResult,
-    CreateMessageResult, ErrorCode, ListRootsResult,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, ErrorCode,
+    ListRootsResult,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -23,7 +23,10 @@ pub type Upstream = RunningService<RoleClient, UpstreamClient>;
 pub struct UpstreamClient;
 
 fn refused(method: &str) -> ErrorData {
-    tracing::info!(mcp.method.name = method, "upstream request refused by the agentcap proxy");
+    tracing::info!(
+        mcp.method.name = method,
+        "upstream request refused by the agentcap proxy"
+    );
     ErrorData::new(
         ErrorCode::METHOD_NOT_FOUND,
         format!("{method} is refused by the agentcap proxy"),
@@ -40,7 +43,10 @@ impl ClientHandler for UpstreamClient {
         Err(refused("sampling/createMessage"))
     }
 
-    async fn list_roots(&self, _: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {
+    async fn list_roots(
+        &self,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
         Err(refused("roots/list"))
     }
 

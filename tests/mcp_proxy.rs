@@ -1,0 +1,773 @@
+//! `agentcap mcp-proxy` in front of real MCP servers nobody here wrote: the official
+//! filesystem server (npm, run with Node.js) and the time server (PyPI). `.ci/mcp-servers`
+//! installs them; then `cargo test --features mcp-proxy --test mcp_proxy`.
+#![cfg(feature = "mcp-proxy")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration as StdDuration;
+
+use agentcap::audit::{self, Event, LogKey, Record};
+use agentcap::mcp::{denial_class, McpCaller};
+use agentcap::*;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Where `.ci/mcp-servers` installed the servers.
+fn servers() -> PathBuf {
+    std::env::var_os("AGENTCAP_MCP_SERVERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mcp-servers"))
+}
+
+fn server_bin(rel: &str) -> PathBuf {
+    let path = servers().join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run .ci/mcp-servers first",
+        path.display()
+    );
+    path
+}
+
+fn filesystem_server() -> PathBuf {
+    server_bin("node_modules/.bin/mcp-server-filesystem")
+}
+
+fn time_server() -> PathBuf {
+    server_bin("venv/bin/mcp-server-time")
+}
+
+/// A fresh folder: `data/` (the folder tokens grant) holding `inside.txt`, and `secret.txt`
+/// beside it (which the filesystem server can reach; only the proxy stands in the way).
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("agentcap-proxy-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(dir.join("data/inside.txt"), "hello from inside").unwrap();
+        std::fs::write(dir.join("secret.txt"), "the secret").unwrap();
+        // The server resolves symlinks: give it the canonical path.
+        Self(dir.canonicalize().unwrap())
+    }
+
+    fn data(&self) -> PathBuf {
+        self.0.join("data")
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.0.join(rel).display().to_string()
+    }
+
+    /// Every file under the folder with its contents: what the server's effects changed.
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        fn walk(dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().is_some_and(|n| n == "audit.log") {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    out.insert(path.display().to_string(), text);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.0, &mut out);
+        out
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The authority, the agent, and the proxy's executor config.
+struct Setup {
+    authority: Authority,
+    agent: AgentKey,
+    agent_id: AgentId,
+    executor: ExecutorId,
+    folder: Folder,
+    log_key: LogKey,
+}
+
+const EXECUTOR: &str = "files-proxy";
+
+impl Setup {
+    fn new() -> Self {
+        Self {
+            authority: Authority::new(AuthorityId::new("ops").unwrap(), AuthorityKey::generate(3)),
+            agent: AgentKey::generate(),
+            agent_id: AgentId::random(),
+            executor: ExecutorId::new(EXECUTOR).unwrap(),
+            folder: Folder::new(),
+            log_key: LogKey::generate(),
+        }
+    }
+
+    fn grant(&self) -> GrantBuilder {
+        Grant::builder(
+            self.agent_id,
+            self.agent.public(),
+            OffsetDateTime::now_utc() + Duration::hours(1),
+        )
+    }
+
+    /// A token granting `read_file` under `data/` only.
+    fn read_token(&self) -> Token {
+        let grant = self
+            .grant()
+            .tool(
+                "read_file",
+                ToolGrant::new().arg(
+                    "path",
+                    Constraint::sub_path(self.folder.data().to_str().unwrap()).unwrap(),
+                ),
+            )
+            .build()
+            .unwrap();
+        self.authority.issue(&grant).unwrap()
+    }
+
+    fn caller(&self, token: Token) -> McpCaller {
+        McpCaller::new(
+            token,
+            AgentKey::from_bytes(&self.agent.to_bytes()),
+            self.executor.clone(),
+        )
+        .unwrap()
+    }
+
+    /// Writes the executor config (TOML) with `extra` lines, and the audit log's key file.
+    fn config(&self, extra: &str) -> PathBuf {
+        let key_path = self.folder.0.join("audit.key");
+        if !key_path.exists() {
+            std::fs::write(
+                &key_path,
+                json!({"kind": "log", "secret": hex::encode(*self.log_key.to_bytes())}).to_string(),
+            )
+            .unwrap();
+        }
+        let path = self.folder.0.join("executor.toml");
+        let text = format!(
+            "executor = \"{EXECUTOR}\"\nroots = [\"{}\"]\n{extra}\n[audit]\nlog = \"audit.log\"\nkey = \"audit.key\"\n",
+            self.authority.key().public()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        self.folder.0.join("audit.log")
+    }
+
+    /// The decision records of the audit log, after checking its chain.
+    fn decisions(&self) -> Vec<audit::DecisionRecord> {
+        audit::verify_file(self.audit_path(), &self.log_key.public()).unwrap();
+        std::fs::read_to_string(self.audit_path())
+            .unwrap()
+            .lines()
+            .filter_map(|l| match serde_json::from_str::<Record>(l).unwrap().event {
+                Event::Decision(d) => Some(d),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The proxy command, in front of the filesystem server serving the whole folder.
+    fn proxy_command(&self, config: &Path, listen: Option<&str>) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentcap"));
+        cmd.arg("mcp-proxy").arg("--config").arg(config);
+        if let Some(addr) = listen {
+            cmd.arg("--listen").arg(addr);
+        }
+        cmd.arg("--").arg(filesystem_server()).arg(&self.folder.0);
+        cmd
+    }
+
+    /// An MCP client connected to the proxy over its stdio.
+    async fn client(&self, config: &Path) -> RunningService<RoleClient, ()> {
+        let transport = TokioChildProcess::new(self.proxy_command(config, None)).unwrap();
+        ().serve(transport).await.unwrap()
+    }
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn read(path: &str) -> ToolCall {
+    ToolCall::new("read_file", json!({ "path": path })).unwrap()
+}
+
+#[tokio::test]
+async fn proxy_allows_a_read_inside_the_granted_folder_and_returns_the_file() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"*\"]");
+    let client = s.client(&config).await;
+    let caller = s.caller(s.read_token());
+    let call = read(&s.folder.path("data/inside.txt"));
+    let r = client
+        .call_tool(caller.params(&call).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), None, "{}", text(&r));
+    assert!(text(&r).contains("hello from inside"), "{}", text(&r));
+    client.cancel().await.unwrap();
+    // The proxy closed its log on the way out: one allow record, naming the tool.
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let decisions = s.decisions();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].decision, "allow");
+    assert_eq!(decisions[0].tool, "read_file");
+}
+
+/// Every way in that the token does not open is denied before the server sees it, the caller
+/// is told only the class, the filesystem is untouched, and each decision is an audit record.
+#[tokio::test]
+async fn proxy_denials_never_reach_the_server_and_leave_the_filesystem_untouched() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"*\"]");
+    let client = s.client(&config).await;
+    let token = s.read_token();
+    let caller = s.caller(token.clone());
+    let before = s.folder.snapshot();
+
+    // A proof used once, then replayed.
+    let once = caller
+        .params(&read(&s.folder.path("data/inside.txt")))
+        .unwrap();
+    let first = client.call_tool(once.clone()).await.unwrap();
+    assert_eq!(denial_class(&first), None, "{}", text(&first));
+
+    let elsewhere = McpCaller::new(
+        token.clone(),
+        AgentKey::from_bytes(&s.agent.to_bytes()),
+        ExecutorId::new("mail-proxy").unwrap(),
+    )
+    .unwrap();
+    let mut no_token = CallToolRequestParams::new("read_file");
+    no_token.arguments = json!({"path": s.folder.path("data/inside.txt")})
+        .as_object()
+        .cloned();
+    let mut bad_meta = caller
+        .params(&read(&s.folder.path("data/inside.txt")))
+        .unwrap();
+    bad_meta
+        .meta
+        .as_mut()
+        .unwrap()
+        .0
+         .0
+        .insert("agentcap/proof".into(), json!("not a proof"));
+    let cases: Vec<(&str, CallToolRequestParams, &str)> = vec![
+        (
+            "../ escape",
+            caller
+                .params(&read(&format!(
+                    "{}/../secret.txt",
+                    s.folder.data().display()
+                )))
+                .unwrap(),
+            "argument_rejected",
+        ),
+        (
+            "a file outside",
+            caller.params(&read(&s.folder.path("secret.txt"))).unwrap(),
+            "argument_rejected",
+        ),
+        (
+            "another tool",
+            caller
+                .params(
+                    &ToolCall::new("list_directory", json!({"path": s.folder.path("data")}))
+                        .unwrap(),
+                )
+                .unwrap(),
+            "tool_not_granted",
+        ),
+        (
+            "a write",
+            caller
+                .params(
+                    &ToolCall::new(
+                        "write_file",
+                        json!({"path": s.folder.path("data/inside.txt"), "content": "pwned"}),
+                    )
+                    .unwrap(),
+                )
+                .unwrap(),
+            "tool_not_granted",
+        ),
+        ("a replayed proof", once, "replayed"),
+        ("no token", no_token, "malformed_call"),
+        ("a malformed proof", bad_meta, "malformed_call"),
+        (
+            "a proof for another executor",
+            elsewhere
+                .params(&read(&s.folder.path("data/inside.txt")))
+                .unwrap(),
+            "proof_for_another_executor",
+        ),
+    ];
+    for (what, params, _) in &cases {
+        let r = client.call_tool(params.clone()).await.unwrap();
+        assert_eq!(
+            denial_class(&r),
+            Some(DenyClass::Denied),
+            "{what}: {}",
+            text(&r)
+        );
+        assert_eq!(text(&r), "agentcap: call denied (denied)", "{what}");
+    }
+    assert_eq!(s.folder.snapshot(), before, "the filesystem changed");
+    client.cancel().await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let decisions = s.decisions();
+    let reasons: Vec<_> = decisions
+        .iter()
+        .map(|d| d.reason.clone().unwrap_or_else(|| d.decision.clone()))
+        .collect();
+    let mut expected = vec!["allow".to_owned()];
+    expected.extend(cases.iter().map(|(_, _, r)| (*r).to_owned()));
+    assert_eq!(reasons, expected);
+}
+
+/// Nothing but tools reaches the server unless the config opens it; a server with no tool
+/// list filter shows every tool, a filtered one only the guarded ones.
+#[tokio::test]
+async fn proxy_refuses_what_is_not_a_guarded_tool_call() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"read_file\"]\nlist_only_guarded = true");
+    let client = s.client(&config).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, ["read_file"]);
+    let err = client.list_resources(None).await.unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    let err = client.list_prompts(None).await.unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    // A tool the server has but the proxy does not guard: denied even with a token for it.
+    let grant = s
+        .grant()
+        .tool("list_directory", ToolGrant::new().allow_other_args())
+        .build()
+        .unwrap();
+    let caller = s.caller(s.authority.issue(&grant).unwrap());
+    let call = ToolCall::new("list_directory", json!({"path": s.folder.path("data")})).unwrap();
+    let r = client
+        .call_tool(caller.params(&call).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+    client.cancel().await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(s.decisions()[0].reason.as_deref(), Some("tool_not_guarded"));
+}
+
+/// A write that needs one approval: denied as `needs_approval` (retryable) without it, done
+/// with the reviewer's approval carried in `_meta`.
+#[tokio::test]
+async fn proxy_counts_approvals_carried_in_meta() {
+    let s = Setup::new();
+    let reviewer = AgentKey::generate();
+    let config = s.config(&format!(
+        "tools = [\"*\"]\n[[approvers]]\nkey = \"{}\"\nprincipal = \"reviewer\"",
+        reviewer.public()
+    ));
+    let client = s.client(&config).await;
+    let grant = s
+        .grant()
+        .tool(
+            "write_file",
+            ToolGrant::new()
+                .arg(
+                    "path",
+                    Constraint::sub_path(s.folder.data().to_str().unwrap()).unwrap(),
+                )
+                .allow_other_args()
+                .approvals(1),
+        )
+        .build()
+        .unwrap();
+    let token = s.authority.issue(&grant).unwrap();
+    let caller = s.caller(token.clone());
+    let target = s.folder.path("data/report.txt");
+    let call = ToolCall::new("write_file", json!({"path": target, "content": "approved"})).unwrap();
+    let r = client
+        .call_tool(caller.params(&call).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::NeedsApproval));
+    assert!(!Path::new(&target).exists());
+
+    let approval = Approval::sign(&reviewer, &s.executor, &token.id(), call.digest().unwrap());
+    let params = caller
+        .params_with_approvals(&call, &[approval], OffsetDateTime::now_utc())
+        .unwrap();
+    let r = client.call_tool(params).await.unwrap();
+    assert_eq!(denial_class(&r), None, "{}", text(&r));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "approved");
+    client.cancel().await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let decisions = s.decisions();
+    assert_eq!(decisions[0].reason.as_deref(), Some("needs_approval"));
+    assert_eq!(decisions[1].approved_by, ["reviewer"]);
+}
+
+/// A Python server (PyPI `mcp-server-time`) behind the proxy: a timezone the token allows is
+/// answered, another one is denied, and a tool the config does not guard is hidden and denied.
+#[tokio::test]
+async fn proxy_guards_a_python_server() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"get_current_time\"]\nlist_only_guarded = true");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentcap"));
+    cmd.arg("mcp-proxy")
+        .arg("--config")
+        .arg(&config)
+        .arg("--")
+        .arg(time_server());
+    let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let names: Vec<_> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["get_current_time"]);
+    let grant = s
+        .grant()
+        .tool(
+            "get_current_time",
+            ToolGrant::new().arg("timezone", Constraint::one_of(["Europe/Paris"]).unwrap()),
+        )
+        .tool("convert_time", ToolGrant::new().allow_other_args())
+        .build()
+        .unwrap();
+    let caller = s.caller(s.authority.issue(&grant).unwrap());
+    let paris = ToolCall::new("get_current_time", json!({"timezone": "Europe/Paris"})).unwrap();
+    let r = client
+        .call_tool(caller.params(&paris).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), None, "{}", text(&r));
+    assert!(text(&r).contains("Europe/Paris"), "{}", text(&r));
+    let tokyo = ToolCall::new("get_current_time", json!({"timezone": "Asia/Tokyo"})).unwrap();
+    let r = client
+        .call_tool(caller.params(&tokyo).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+    let convert = ToolCall::new(
+        "convert_time",
+        json!({"source_timezone": "Europe/Paris", "time": "12:00", "target_timezone": "Asia/Tokyo"}),
+    )
+    .unwrap();
+    let r = client
+        .call_tool(caller.params(&convert).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+    client.cancel().await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let reasons: Vec<_> = s
+        .decisions()
+        .iter()
+        .map(|d| d.reason.clone().unwrap_or_else(|| d.decision.clone()))
+        .collect();
+    assert_eq!(reasons, ["allow", "argument_rejected", "tool_not_guarded"]);
+}
+
+/// Starts the proxy on Streamable HTTP and returns it with its URL.
+async fn http_proxy(s: &Setup, config: &Path) -> (tokio::process::Child, String) {
+    let mut cmd = s.proxy_command(config, Some("127.0.0.1:0"));
+    cmd.stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The server's own stderr comes through too: wait for the proxy's line.
+    let line = tokio::time::timeout(StdDuration::from_secs(30), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("the proxy exited");
+            if line.contains("listening on ") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the proxy did not start listening");
+    let url = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("{url}/mcp"))
+}
+
+#[tokio::test]
+async fn proxy_over_streamable_http() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"*\"]");
+    let (_proxy, url) = http_proxy(&s, &config).await;
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+    let caller = s.caller(s.read_token());
+    let r = client
+        .call_tool(
+            caller
+                .params(&read(&s.folder.path("data/inside.txt")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(text(&r).contains("hello from inside"), "{}", text(&r));
+    let r = client
+        .call_tool(caller.params(&read(&s.folder.path("secret.txt"))).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+    assert!(!text(&r).contains("the secret"));
+}
+
+/// Load: 8 clients at once over Streamable HTTP, 125 writes each, every one to its own file.
+/// None lost, none doubled, each proof used once (a second use of any is refused), and the
+/// audit log holds exactly one allow per call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn proxy_load_8_clients_1000_calls_none_lost_none_doubled() {
+    const CLIENTS: usize = 8;
+    const CALLS: usize = 125;
+    let s = Setup::new();
+    std::fs::create_dir_all(s.folder.data().join("load")).unwrap();
+    let config = s.config("tools = [\"write_file\"]");
+    let (_proxy, url) = http_proxy(&s, &config).await;
+    let grant = s
+        .grant()
+        .tool(
+            "write_file",
+            ToolGrant::new()
+                .arg(
+                    "path",
+                    Constraint::sub_path(s.folder.data().join("load").to_str().unwrap()).unwrap(),
+                )
+                .allow_other_args(),
+        )
+        .build()
+        .unwrap();
+    let token = s.authority.issue(&grant).unwrap();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let caller = s.caller(token.clone());
+        let url = url.clone();
+        let dir = s.folder.data().join("load");
+        tasks.push(tokio::spawn(async move {
+            let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+            let mut first = None;
+            for i in 0..CALLS {
+                let path = dir.join(format!("c{c}-{i}.txt")).display().to_string();
+                let call = ToolCall::new(
+                    "write_file",
+                    json!({"path": path, "content": format!("{c}/{i}")}),
+                )
+                .unwrap();
+                let params = caller.params(&call).unwrap();
+                let r = client.call_tool(params.clone()).await.unwrap();
+                assert_eq!(denial_class(&r), None, "{}", text(&r));
+                first.get_or_insert(params);
+            }
+            // A proof used before is refused, whoever sends it again.
+            let r = client.call_tool(first.unwrap()).await.unwrap();
+            assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+            client.cancel().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let load = s.folder.data().join("load");
+    let mut files = 0;
+    for c in 0..CLIENTS {
+        for i in 0..CALLS {
+            let text = std::fs::read_to_string(load.join(format!("c{c}-{i}.txt"))).unwrap();
+            assert_eq!(text, format!("{c}/{i}"));
+            files += 1;
+        }
+    }
+    assert_eq!(std::fs::read_dir(&load).unwrap().count(), files);
+    let decisions = s.decisions();
+    let allows: std::collections::BTreeSet<_> = decisions
+        .iter()
+        .filter(|d| d.decision == "allow")
+        .map(|d| d.call_digest.clone())
+        .collect();
+    assert_eq!(allows.len(), CLIENTS * CALLS);
+    assert_eq!(
+        decisions.iter().filter(|d| d.decision == "allow").count(),
+        CLIENTS * CALLS
+    );
+    assert_eq!(
+        decisions
+            .iter()
+            .filter(|d| d.reason.as_deref() == Some("replayed"))
+            .count(),
+        CLIENTS
+    );
+}
+
+/// Raw JSON-RPC on the proxy's stdio: what the framing gate answers itself, and that the
+/// session survives each of them.
+#[tokio::test]
+async fn proxy_gate_answers_bad_framing_and_the_session_survives() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"*\"]\nmax_message_bytes = 65536");
+    let mut child = s
+        .proxy_command(&config, None)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    async fn exchange(
+        stdin: &mut tokio::process::ChildStdin,
+        stdout: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+        line: &str,
+    ) -> Value {
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        let reply = tokio::time::timeout(StdDuration::from_secs(30), stdout.next_line())
+            .await
+            .expect("no reply")
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&reply).unwrap()
+    }
+    let code = |v: &Value| v["error"]["code"].as_i64();
+    let tools_list = r#"{"jsonrpc":"2.0","id":9,"method":"tools/list"}"#;
+    // Before initialize: a request is refused, ping is answered.
+    let r = exchange(&mut stdin, &mut stdout, tools_list).await;
+    assert_eq!((code(&r), r["id"].clone()), (Some(-32600), json!(9)));
+    let r = exchange(
+        &mut stdin,
+        &mut stdout,
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+    )
+    .await;
+    assert_eq!(r["result"], json!({}));
+    let init = json!({"jsonrpc":"2.0","id":2,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}});
+    let r = exchange(&mut stdin, &mut stdout, &init.to_string()).await;
+    assert!(r["result"]["capabilities"]["tools"].is_object(), "{r}");
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+        .await
+        .unwrap();
+    let oversized = format!(
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{{"x":"{}"}}}}"#,
+        "a".repeat(70_000)
+    );
+    let cases: Vec<(&str, String, i64, Value)> = vec![
+        ("not JSON", "{\"jsonrpc\":".to_owned(), -32700, Value::Null),
+        (
+            "a batch",
+            format!("[{tools_list},{tools_list}]"),
+            -32600,
+            Value::Null,
+        ),
+        (
+            "no jsonrpc",
+            r#"{"id":4,"method":"tools/list"}"#.to_owned(),
+            -32600,
+            json!(4),
+        ),
+        (
+            "a bad id",
+            r#"{"jsonrpc":"2.0","id":{"x":1},"method":"tools/list"}"#.to_owned(),
+            -32600,
+            Value::Null,
+        ),
+        (
+            "bad params",
+            r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":7}}"#.to_owned(),
+            -32602,
+            json!(5),
+        ),
+        (
+            "a second initialize",
+            init.to_string().replace("\"id\":2", "\"id\":6"),
+            -32600,
+            json!(6),
+        ),
+        ("an oversized message", oversized, -32600, Value::Null),
+    ];
+    for (what, line, expected, id) in cases {
+        let r = exchange(&mut stdin, &mut stdout, &line).await;
+        assert_eq!(code(&r), Some(expected), "{what}: {r}");
+        assert_eq!(r["id"], id, "{what}");
+    }
+    // An unknown method reaches no server: method not found.
+    let r = exchange(
+        &mut stdin,
+        &mut stdout,
+        r#"{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{"uri":"file:///etc/passwd"}}"#,
+    )
+    .await;
+    assert_eq!(code(&r), Some(-32601), "{r}");
+    // The session is still usable.
+    let r = exchange(&mut stdin, &mut stdout, tools_list).await;
+    assert!(r["result"]["tools"].as_array().unwrap().len() > 3, "{r}");
+    drop(stdin);
+    let status = tokio::time::timeout(StdDuration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A configuration the proxy cannot use is refused before anything starts.
+#[test]
+fn proxy_refuses_a_bad_config() {
+    let s = Setup::new();
+    for (extra, needle) in [
+        ("tools = [\"*\"]\nopen = [\"sampling\"]", "cannot be opened"),
+        ("tools = [\"*\"]\nstate = \"postgres://x\"", "neither"),
+        ("tools = [\"*\"]\ncolour = \"blue\"", "unknown field"),
+    ] {
+        let config = s.config(extra);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentcap"))
+            .arg("mcp-proxy")
+            .arg("--config")
+            .arg(&config)
+            .arg("--")
+            .arg("true")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{extra}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
