@@ -202,9 +202,33 @@ fn main() {
             }
         }
     }
+    // approval_decode: one valid approval text (the target mutates it).
+    let approvals = root.join("approval_decode");
+    std::fs::create_dir_all(&approvals).unwrap();
+    let call = ToolCall::new("search", json!({"q": "seed"})).unwrap();
+    let approval = Approval::sign(
+        &holder(1),
+        &ExecutorId::new("fuzz-exec").unwrap(),
+        &authority
+            .issue(
+                &Grant::builder(
+                    AgentId::random(),
+                    holder(0).public(),
+                    now + Duration::hours(1),
+                )
+                .tool("search", ToolGrant::new().allow_other_args())
+                .build()
+                .unwrap(),
+            )
+            .unwrap()
+            .id(),
+        call.digest().unwrap(),
+    );
+    std::fs::write(approvals.join("valid"), approval.to_base64()).unwrap();
     println!(
-        "wrote {written} seeds to {} and {}",
+        "wrote {written} seeds to {} and {}, and an approval to {}",
         grammar.display(),
-        verify.display()
+        verify.display(),
+        approvals.display()
     );
 }

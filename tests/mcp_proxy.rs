@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use agentcap::audit::{self, Event, LogKey, Record};
@@ -770,4 +771,173 @@ fn proxy_refuses_a_bad_config() {
         assert!(err.contains(needle), "{extra}: {err}");
         assert!(out.stdout.is_empty());
     }
+}
+
+/// A server whose one tool waits until it is cancelled (the library's proxy, in-process).
+#[derive(Clone)]
+struct Slow {
+    started: Arc<tokio::sync::Notify>,
+    cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl rmcp::ServerHandler for Slow {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::ServerConfig::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+
+    async fn call_tool(
+        &self,
+        _: CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        self.started.notify_one();
+        tokio::select! {
+            () = context.ct.cancelled() => {
+                self.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+                Err(rmcp::ErrorData::internal_error("cancelled", None))
+            }
+            () = tokio::time::sleep(StdDuration::from_secs(30)) => {
+                Ok(CallToolResult::success(vec![]).into())
+            }
+        }
+    }
+}
+
+/// A client's `notifications/cancelled` for a call in progress reaches the upstream server.
+#[tokio::test]
+async fn proxy_forwards_a_cancellation_upstream() {
+    use agentcap::mcp::proxy::{self, GateLimits, McpProxy, ProxyPolicy, UpstreamClient};
+    use agentcap::mcp::McpGuard;
+    use rmcp::model::{CallToolRequest, ClientRequest};
+    use rmcp::service::PeerRequestOptions;
+
+    let s = Setup::new();
+    let slow = Slow {
+        started: Arc::new(tokio::sync::Notify::new()),
+        cancelled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let (server_io, upstream_io) = tokio::io::duplex(1 << 16);
+    let server = slow.clone();
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let upstream = UpstreamClient.serve(upstream_io).await.unwrap();
+    let verifier = Verifier::builder(
+        s.executor.clone(),
+        s.authority.key().public().into(),
+        ["slow"],
+    )
+    .build()
+    .unwrap();
+    let proxy = McpProxy::new(
+        McpGuard::new(Arc::new(verifier)),
+        &upstream,
+        ["slow".to_owned()].into(),
+        ProxyPolicy::default(),
+    );
+    let (client_io, proxy_io) = tokio::io::duplex(1 << 16);
+    let (proxy_in, proxy_out) = tokio::io::split(proxy_io);
+    tokio::spawn(proxy::serve_stdio(
+        proxy,
+        proxy_in,
+        proxy_out,
+        GateLimits::default(),
+    ));
+    let client = ().serve(client_io).await.unwrap();
+    let grant = s
+        .grant()
+        .tool("slow", ToolGrant::new().allow_other_args())
+        .build()
+        .unwrap();
+    let caller = s.caller(s.authority.issue(&grant).unwrap());
+    let params = caller
+        .params(&ToolCall::new("slow", json!({})).unwrap())
+        .unwrap();
+    let handle = client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(StdDuration::from_secs(10), slow.started.notified())
+        .await
+        .expect("the call never reached the server");
+    handle
+        .cancel(Some("the user gave up".into()))
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(StdDuration::from_secs(10), async {
+        while !slow.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        seen.is_ok(),
+        "the upstream server never saw the cancellation"
+    );
+}
+
+/// When the server behind the proxy exits, the proxy exits too (status 2, a line on stderr)
+/// rather than leaving the client talking to nothing.
+#[tokio::test]
+async fn proxy_exits_when_the_server_exits() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"*\"]");
+    let pid_file = s.folder.0.join("server.pid");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentcap"))
+        .arg("mcp-proxy")
+        .arg("--config")
+        .arg(&config)
+        .arg("--")
+        .arg("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > '{}'; exec '{}' '{}'",
+            pid_file.display(),
+            filesystem_server().display(),
+            s.folder.0.display()
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until the proxy is serving (its upstream is up and initialized).
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(StdDuration::from_secs(30), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.trim())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(StdDuration::from_secs(30), child.wait())
+        .await
+        .expect("the proxy did not exit")
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let mut err = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut err)
+        .await
+        .unwrap();
+    assert!(err.contains("the upstream MCP server exited"), "{err}");
 }

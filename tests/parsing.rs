@@ -202,3 +202,54 @@ fn fail_sealed_token_says_it_is_sealed() {
         DenyReason::MalformedToken
     );
 }
+
+/// The approval text (MCP `_meta` carries it) has one spelling: version 1, a valid key, 64
+/// signature bytes, unpadded base64url, nothing more or less. A parsed approval still counts only
+/// for the call it signs.
+#[test]
+fn approval_text_parses_strictly_and_round_trips() {
+    let w = World::new();
+    let token = w.authority.issue(&w.grant().build().unwrap()).unwrap();
+    let call = ToolCall::new("search", json!({"q": "x"})).unwrap();
+    let a = Approval::sign(&w.bob, &w.executor, &token.id(), call.digest().unwrap());
+    let text = a.to_base64();
+    assert_eq!(text.len(), 130); // 97 bytes
+    assert_eq!(Approval::from_base64(&text).unwrap(), a);
+    assert_eq!(
+        Approval::from_base64(&text).unwrap().approver(),
+        w.bob.public()
+    );
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bytes = b64.decode(&text).unwrap();
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = bytes.clone();
+        f(&mut b);
+        b64.encode(b)
+    };
+    for (what, bad) in [
+        ("version 2", with(&|b| b[0] = 2)),
+        ("truncated", with(&|b| b.truncate(96))),
+        ("trailing byte", with(&|b| b.push(0))),
+        (
+            "a small-order key",
+            with(&|b| {
+                b[1..33].fill(0);
+                b[1] = 1; // the identity point
+            }),
+        ),
+        ("padded", format!("{text}==")),
+        (
+            "standard alphabet",
+            base64::engine::general_purpose::STANDARD.encode(&bytes),
+        ),
+        ("not base64", "!!!!".to_owned()),
+        ("empty", String::new()),
+    ] {
+        // The standard alphabet spells these bytes differently only if they hold + or /.
+        if what == "standard alphabet" && bad == text {
+            continue;
+        }
+        assert!(Approval::from_base64(&bad).is_err(), "{what}: {bad}");
+    }
+}

@@ -262,7 +262,7 @@ pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<
         .enable_all()
         .build()
         .map_err(input)?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let upstream = connect(&target).await?;
         let tools: BTreeSet<String> = if file.tools == ["*"] {
             upstream
@@ -311,5 +311,8 @@ pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<
                 .map_err(|e| Fail::input(format!("audit: {e}")))?;
         }
         result
-    })
+    });
+    // A read of stdin may still be parked on a blocking thread: do not wait for it.
+    runtime.shutdown_background();
+    result
 }

@@ -331,3 +331,89 @@ async fn write_lines<W: AsyncWrite + Unpin>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn gate(initialized: bool) -> Gate {
+        Gate {
+            initialized,
+            in_flight: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    fn passes(g: &mut Gate, line: &str) -> bool {
+        matches!(g.judge(line.as_bytes()), Verdict::Pass)
+    }
+
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+    #[test]
+    fn only_initialize_passes_first_and_only_once() {
+        let mut g = gate(false);
+        for line in [
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+        ] {
+            assert!(!passes(&mut g, line), "{line}");
+        }
+        assert!(passes(&mut g, INIT));
+        assert!(!passes(&mut g, &INIT.replace("\"id\":1", "\"id\":9")));
+        assert!(passes(
+            &mut g,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#
+        ));
+    }
+
+    #[test]
+    fn an_id_in_flight_is_refused_until_answered() {
+        let mut g = gate(true);
+        let call = r#"{"jsonrpc":"2.0","id":"a","method":"tools/list"}"#;
+        assert!(passes(&mut g, call));
+        assert!(!passes(&mut g, call));
+        // The integer 7 and the string "7" are different ids.
+        assert!(passes(
+            &mut g,
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#
+        ));
+        assert!(passes(
+            &mut g,
+            r#"{"jsonrpc":"2.0","id":"7","method":"tools/list"}"#
+        ));
+        g.in_flight.lock().unwrap().remove(&json!("a").to_string());
+        assert!(passes(&mut g, call));
+    }
+
+    proptest! {
+        /// Whatever a client sends, the gate does not panic, and what it passes is a message
+        /// rmcp reads as what its method says (so no line can end the session).
+        #[test]
+        fn the_gate_passes_only_typed_messages(
+            bytes in proptest::collection::vec(any::<u8>(), 0..256),
+            method in prop_oneof![
+                Just("tools/call"), Just("tools/list"), Just("initialize"), Just("ping"),
+                Just("resources/read"), Just("x/y"), Just("notifications/cancelled"),
+            ],
+            id in prop_oneof![Just(json!(1)), Just(json!("k")), Just(json!(null)),
+                Just(json!(1.5)), Just(json!([1])), Just(json!(-3))],
+            params in prop_oneof![Just(json!({})), Just(json!({"name": 7})),
+                Just(json!({"name": "t", "arguments": {"a": 1}})), Just(json!([1])),
+                Just(json!(null)), Just(json!("s"))],
+            initialized in any::<bool>(),
+        ) {
+            let mut g = gate(initialized);
+            let _ = g.judge(&bytes);
+            let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let line = message.to_string();
+            let was_initialized = g.initialized;
+            if let Verdict::Pass = g.judge(line.as_bytes()) {
+                prop_assert!(typed(&message));
+                prop_assert!(was_initialized || method == "initialize");
+            }
+        }
+    }
+}
