@@ -941,3 +941,93 @@ async fn proxy_exits_when_the_server_exits() {
         .unwrap();
     assert!(err.contains("the upstream MCP server exited"), "{err}");
 }
+
+/// The proxy on Streamable HTTP in front of an upstream that is itself a Streamable HTTP server
+/// (npm `server-everything`): a granted echo passes, other arguments and tools are denied, an
+/// opened family (resources) is forwarded and a closed one (prompts) refused.
+#[tokio::test]
+async fn proxy_in_front_of_an_http_server() {
+    let s = Setup::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut upstream = tokio::process::Command::new(server_bin(
+        "node_modules/.bin/mcp-server-everything",
+    ))
+    .arg("streamableHttp")
+    .env("PORT", port.to_string())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let mut up_err = BufReader::new(upstream.stderr.take().unwrap()).lines();
+    tokio::time::timeout(StdDuration::from_secs(30), async {
+        while let Some(line) = up_err.next_line().await.unwrap() {
+            if line.contains("listening on port") {
+                return;
+            }
+        }
+        panic!("server-everything exited");
+    })
+    .await
+    .expect("server-everything did not start");
+    tokio::spawn(async move { while let Ok(Some(_)) = up_err.next_line().await {} });
+
+    let config = s.config("tools = [\"*\"]\nopen = [\"resources\"]");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentcap"));
+    cmd.arg("mcp-proxy")
+        .arg("--config")
+        .arg(&config)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--upstream")
+        .arg(format!("http://127.0.0.1:{port}/mcp"))
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut proxy = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(proxy.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(StdDuration::from_secs(30), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("the proxy exited");
+            if line.contains("listening on ") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the proxy did not start listening");
+    let url = format!("{}/mcp", line.split("listening on ").nth(1).unwrap());
+    let client = ()
+        .serve(StreamableHttpClientTransport::from_uri(url))
+        .await
+        .unwrap();
+
+    let grant = s
+        .grant()
+        .tool(
+            "echo",
+            ToolGrant::new().arg("message", Constraint::one_of(["hello"]).unwrap()),
+        )
+        .build()
+        .unwrap();
+    let caller = s.caller(s.authority.issue(&grant).unwrap());
+    let hello = ToolCall::new("echo", json!({"message": "hello"})).unwrap();
+    let r = client.call_tool(caller.params(&hello).unwrap()).await.unwrap();
+    assert_eq!(denial_class(&r), None, "{}", text(&r));
+    assert_eq!(text(&r), "Echo: hello");
+    let other = ToolCall::new("echo", json!({"message": "the secret"})).unwrap();
+    let r = client.call_tool(caller.params(&other).unwrap()).await.unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+    let sum = ToolCall::new("get-sum", json!({"a": 1, "b": 2})).unwrap();
+    let r = client.call_tool(caller.params(&sum).unwrap()).await.unwrap();
+    assert_eq!(denial_class(&r), Some(DenyClass::Denied));
+    assert!(!client.list_all_resources().await.unwrap().is_empty());
+    let err = client.list_prompts(None).await.unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    drop(client);
+    let _ = proxy.kill().await;
+    let _ = upstream.kill().await;
+}
