@@ -1,6 +1,6 @@
 //! What `agentcap mcp-proxy` adds to a call: `read_file` on the official filesystem MCP server
-//! (Node.js), called directly and through the proxy binary (verify with an in-memory store and an
-//! audit log that fsyncs every record), in one run. Each proxied call carries a fresh proof,
+//! (Node.js), called directly and through the proxy binary (verify with an in-memory store, with
+//! and without an audit log that fsyncs every record), in one run. Each proxied call carries a fresh proof,
 //! signed outside the timed part.
 //!
 //! ```text
@@ -74,15 +74,18 @@ fn bench(c: &mut Criterion) {
         json!({"kind": "log", "secret": hex::encode(*log_key.to_bytes())}).to_string(),
     )
     .unwrap();
+    let plain_config = format!(
+        "executor = \"bench\"\nroots = [\"{}\"]\ntools = [\"read_file\"]\n",
+        authority.key().public()
+    );
     let config = dir.join("executor.toml");
     std::fs::write(
         &config,
-        format!(
-            "executor = \"bench\"\nroots = [\"{}\"]\ntools = [\"read_file\"]\n[audit]\nlog = \"audit.log\"\nkey = \"audit.key\"\n",
-            authority.key().public()
-        ),
+        format!("{plain_config}[audit]\nlog = \"audit.log\"\nkey = \"audit.key\"\n"),
     )
     .unwrap();
+    let config_no_audit = dir.join("no-audit.toml");
+    std::fs::write(&config_no_audit, plain_config).unwrap();
     let caller = McpCaller::new(token, agent, ExecutorId::new("bench").unwrap()).unwrap();
     let call = ToolCall::new("read_file", json!({"path": file.display().to_string()})).unwrap();
 
@@ -91,19 +94,23 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (direct, proxied) = rt.block_on(async {
+    let (direct, proxied, proxied_no_audit) = rt.block_on(async {
         let mut cmd = tokio::process::Command::new(&server);
         cmd.arg(&dir);
         let direct = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
-        let mut cmd = tokio::process::Command::new(&proxy_bin);
-        cmd.arg("mcp-proxy")
-            .arg("--config")
-            .arg(&config)
-            .arg("--")
-            .arg(&server)
-            .arg(&dir);
-        let proxied = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
-        (direct, proxied)
+        let proxy = |config: &Path| {
+            let mut cmd = tokio::process::Command::new(&proxy_bin);
+            cmd.arg("mcp-proxy")
+                .arg("--config")
+                .arg(config)
+                .arg("--")
+                .arg(&server)
+                .arg(&dir);
+            ().serve(TokioChildProcess::new(cmd).unwrap())
+        };
+        let proxied = proxy(&config).await.unwrap();
+        let proxied_no_audit = proxy(&config_no_audit).await.unwrap();
+        (direct, proxied, proxied_no_audit)
     });
     let mut plain = CallToolRequestParams::new("read_file");
     plain.arguments = call.args().as_object().cloned();
@@ -115,20 +122,26 @@ fn bench(c: &mut Criterion) {
             assert_ne!(r.is_error, Some(true));
         })
     });
-    g.bench_function("through agentcap mcp-proxy", |b| {
-        b.iter_batched(
-            || caller.params(&call).unwrap(),
-            |params| {
-                let r = rt.block_on(proxied.call_tool(params)).unwrap();
-                assert_eq!(denial_class(&r), None);
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    for (name, client) in [
+        ("through agentcap mcp-proxy, audit fsync per record", &proxied),
+        ("through agentcap mcp-proxy, no audit log", &proxied_no_audit),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || caller.params(&call).unwrap(),
+                |params| {
+                    let r = rt.block_on(client.call_tool(params)).unwrap();
+                    assert_eq!(denial_class(&r), None);
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
     rt.block_on(async {
         let _ = direct.cancel().await;
         let _ = proxied.cancel().await;
+        let _ = proxied_no_audit.cancel().await;
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
