@@ -827,7 +827,7 @@ async fn proxy_forwards_a_cancellation_upstream() {
             let _ = running.waiting().await;
         }
     });
-    let upstream = UpstreamClient.serve(upstream_io).await.unwrap();
+    let upstream = UpstreamClient::default().serve(upstream_io).await.unwrap();
     let verifier = Verifier::builder(
         s.executor.clone(),
         s.authority.key().public().into(),
@@ -953,16 +953,15 @@ async fn proxy_in_front_of_an_http_server() {
         .local_addr()
         .unwrap()
         .port();
-    let mut upstream = tokio::process::Command::new(server_bin(
-        "node_modules/.bin/mcp-server-everything",
-    ))
-    .arg("streamableHttp")
-    .env("PORT", port.to_string())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true)
-    .spawn()
-    .unwrap();
+    let mut upstream =
+        tokio::process::Command::new(server_bin("node_modules/.bin/mcp-server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
     let mut up_err = BufReader::new(upstream.stderr.take().unwrap()).lines();
     tokio::time::timeout(StdDuration::from_secs(30), async {
         while let Some(line) = up_err.next_line().await.unwrap() {
@@ -1000,10 +999,7 @@ async fn proxy_in_front_of_an_http_server() {
     .await
     .expect("the proxy did not start listening");
     let url = format!("{}/mcp", line.split("listening on ").nth(1).unwrap());
-    let client = ()
-        .serve(StreamableHttpClientTransport::from_uri(url))
-        .await
-        .unwrap();
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
 
     let grant = s
         .grant()
@@ -1015,14 +1011,23 @@ async fn proxy_in_front_of_an_http_server() {
         .unwrap();
     let caller = s.caller(s.authority.issue(&grant).unwrap());
     let hello = ToolCall::new("echo", json!({"message": "hello"})).unwrap();
-    let r = client.call_tool(caller.params(&hello).unwrap()).await.unwrap();
+    let r = client
+        .call_tool(caller.params(&hello).unwrap())
+        .await
+        .unwrap();
     assert_eq!(denial_class(&r), None, "{}", text(&r));
     assert_eq!(text(&r), "Echo: hello");
     let other = ToolCall::new("echo", json!({"message": "the secret"})).unwrap();
-    let r = client.call_tool(caller.params(&other).unwrap()).await.unwrap();
+    let r = client
+        .call_tool(caller.params(&other).unwrap())
+        .await
+        .unwrap();
     assert_eq!(denial_class(&r), Some(DenyClass::Denied));
     let sum = ToolCall::new("get-sum", json!({"a": 1, "b": 2})).unwrap();
-    let r = client.call_tool(caller.params(&sum).unwrap()).await.unwrap();
+    let r = client
+        .call_tool(caller.params(&sum).unwrap())
+        .await
+        .unwrap();
     assert_eq!(denial_class(&r), Some(DenyClass::Denied));
     assert!(!client.list_all_resources().await.unwrap().is_empty());
     let err = client.list_prompts(None).await.unwrap_err();
@@ -1030,4 +1035,66 @@ async fn proxy_in_front_of_an_http_server() {
     drop(client);
     let _ = proxy.kill().await;
     let _ = upstream.kill().await;
+}
+
+/// A client handler that keeps the progress notifications it receives.
+#[derive(Clone, Default)]
+struct ProgressLog(Arc<std::sync::Mutex<Vec<rmcp::model::ProgressNotificationParam>>>);
+
+impl rmcp::ClientHandler for ProgressLog {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.0.lock().unwrap().push(params);
+    }
+}
+
+/// Progress the upstream reports for a call reaches the client that made it, under the
+/// client's own progress token (npm `server-everything`, over stdio).
+#[tokio::test]
+async fn proxy_relays_progress_to_the_calling_client() {
+    let s = Setup::new();
+    let config = s.config("tools = [\"*\"]");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentcap"));
+    cmd.arg("mcp-proxy")
+        .arg("--config")
+        .arg(&config)
+        .arg("--")
+        .arg(server_bin("node_modules/.bin/mcp-server-everything"))
+        .arg("stdio");
+    let log = ProgressLog::default();
+    let client = log
+        .clone()
+        .serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .unwrap();
+    let grant = s
+        .grant()
+        .tool(
+            "trigger-long-running-operation",
+            ToolGrant::new().allow_other_args(),
+        )
+        .build()
+        .unwrap();
+    let caller = s.caller(s.authority.issue(&grant).unwrap());
+    let call = ToolCall::new(
+        "trigger-long-running-operation",
+        json!({"duration": 0.3, "steps": 3}),
+    )
+    .unwrap();
+    let r = client
+        .call_tool(caller.params(&call).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(denial_class(&r), None, "{}", text(&r));
+    // Notifications may trail the response by a moment.
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let seen = log.0.lock().unwrap().clone();
+    let steps: Vec<f64> = seen.iter().map(|p| p.progress).collect();
+    assert_eq!(steps, [1.0, 2.0, 3.0], "{seen:?}");
+    assert!(seen
+        .iter()
+        .all(|p| p.progress_token == seen[0].progress_token));
 }

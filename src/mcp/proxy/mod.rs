@@ -10,7 +10,8 @@
 //!   and without any `agentcap/` key in its `_meta`: the client's token and proof never travel
 //!   upstream. A client's cancellation is forwarded.
 //! - `initialize`, `ping` and `tools/list` are answered (the list optionally filtered to the
-//!   guarded tools); notifications from the client are not forwarded.
+//!   guarded tools). A call's progress notifications reach the session that made it; list
+//!   changes reach every session.
 //! - Resources, prompts and completion are refused unless [`ProxyPolicy::open`] names them.
 //!   Every other request, and every request the upstream sends to the client (sampling,
 //!   elicitation, roots), is refused.
@@ -26,13 +27,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequest, CompleteRequestParams,
-    CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
+    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorCode,
+    GetPromptRequestParams, GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, ServerResult,
 };
-use rmcp::service::{Peer, RequestContext, ServiceError};
+use rmcp::service::{NotificationContext, Peer, PeerRequestOptions, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler};
 
 pub use gate::{serve_stdio, GateLimits};
@@ -83,6 +84,7 @@ pub struct ProxyPolicy {
 pub struct McpProxy {
     guard: McpGuard,
     upstream: Peer<RoleClient>,
+    relay: Arc<upstream::Relay>,
     info: Arc<ServerConfig>,
     guarded: Arc<BTreeSet<String>>,
     policy: Arc<ProxyPolicy>,
@@ -154,6 +156,7 @@ impl McpProxy {
         Self {
             guard,
             upstream: peer,
+            relay: upstream.service().relay().clone(),
             info: Arc::new(info),
             guarded: Arc::new(guarded),
             policy: Arc::new(policy),
@@ -176,6 +179,10 @@ impl McpProxy {
 impl ServerHandler for McpProxy {
     fn get_info(&self) -> ServerConfig {
         (*self.info).clone()
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.relay.join(context.peer);
     }
 
     async fn list_tools(
@@ -208,19 +215,46 @@ impl ServerHandler for McpProxy {
         let mut forward = CallToolRequestParams::new(request.name.clone());
         forward.arguments = authorized.call().args().as_object().cloned();
         let mut meta = context.meta.clone();
+        let client_progress = meta.get_progress_token();
         meta.0
              .0
             .retain(|k, _| !k.starts_with(META_PREFIX) && k != "progressToken");
         if !meta.0 .0.is_empty() {
             forward.meta = Some(meta);
         }
-        tokio::select! {
-            result = self.upstream.call_tool_once(forward) => result.map_err(upstream_error),
+        let request_upstream = ClientRequest::CallToolRequest(CallToolRequest::new(forward));
+        let handle = self
+            .upstream
+            .send_cancellable_request(request_upstream, PeerRequestOptions::no_options())
+            .await
+            .map_err(upstream_error)?;
+        // rmcp gives the upstream request a progress token of its own: progress under it
+        // reaches this session only, under the client's token. Dropping the lease forgets it.
+        let _lease = client_progress.map(|client_token| {
+            self.relay.lease(
+                handle.progress_token.clone(),
+                context.peer.clone(),
+                client_token,
+            )
+        });
+        let upstream_id = handle.id.clone();
+        let result = tokio::select! {
+            result = handle.await_response() => result,
             () = context.ct.cancelled() => {
-                // Dropping the upstream request sends `notifications/cancelled` upstream.
                 tracing::info!(gen_ai.tool.name = %request.name, "call cancelled by the client");
-                Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None))
+                let cancel = CancelledNotificationParam::new(
+                    Some(upstream_id),
+                    Some("cancelled by the client".to_owned()),
+                );
+                let _ = self.upstream.notify_cancelled(cancel).await;
+                return Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None));
             }
+        };
+        match result.map_err(upstream_error)? {
+            ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
+            // A task would be polled with `tasks/get`, which the proxy does not forward.
+            _ => Err(upstream_error(ServiceError::UnexpectedResponse)),
         }
     }
 
