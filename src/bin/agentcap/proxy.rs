@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agentcap::audit::{AuditConfig, AuditLog, LogKey};
-use agentcap::mcp::proxy::{self, GateLimits, McpProxy, Opened, ProxyPolicy, Upstream};
+use agentcap::mcp::proxy::{
+    self, GateLimits, McpProxy, Opened, ProxyPolicy, Upstream, MAX_MESSAGE_BYTES,
+};
 use agentcap::mcp::McpGuard;
 use agentcap::state::{MemoryStore, StateStore};
 use agentcap::{
@@ -123,10 +125,10 @@ impl ProxyFile {
             .map_err(|e| Fail::input(format!("state: {e}")))?;
             return Ok(Arc::new(store));
         }
-        Err(Fail::input(format!(
-            "state: `{}` is neither `memory` nor a redis:// URL",
-            self.state
-        )))
+        // Not echoed: a URL may hold a password.
+        Err(Fail::input(
+            "state: neither `memory` nor a redis:// (or rediss://) URL",
+        ))
     }
 
     /// Everything the verifier needs but the tool list, checked before the server starts.
@@ -144,6 +146,14 @@ impl ProxyFile {
             return Err(Fail::input(
                 "roots: at least one trusted root key is needed",
             ));
+        }
+        if self
+            .max_message_bytes
+            .is_some_and(|n| n == 0 || n > MAX_MESSAGE_BYTES)
+        {
+            return Err(Fail::input(format!(
+                "max_message_bytes: between 1 and {MAX_MESSAGE_BYTES}"
+            )));
         }
         if self.tools.is_empty() {
             return Err(Fail::input("tools: name the guarded tools, or [\"*\"]"));
@@ -229,6 +239,22 @@ impl Prepared {
     }
 }
 
+/// SIGINT or SIGTERM: the proxy stops, and closes its audit log with a checkpoint.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 async fn connect(target: &Target) -> Result<Upstream, Fail> {
     match target {
         Target::Child(argv) => {
@@ -304,6 +330,7 @@ pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<
         let result = tokio::select! {
             served = serving => served,
             () = upstream_gone => Err(Fail::input("the upstream MCP server exited")),
+            () = stop_signal() => Ok(()),
         };
         // A closing checkpoint: the log verifies as complete.
         if let Some(log) = audit_log {

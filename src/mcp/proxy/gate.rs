@@ -1,7 +1,9 @@
 //! The proxy's stdio front, with a framing gate before the MCP server: every line from the
 //! client is judged before rmcp parses it, so that a batch, a malformed, oversized or
-//! duplicate-id message, or a request before `initialize`, gets a clear JSON-RPC error and the
-//! session goes on (rmcp alone would end the session on a line it cannot parse).
+//! duplicate-id message, or a request before `initialize`, gets a clear JSON-RPC error (rmcp
+//! alone drops some silently, answers others without an id, and ends the session on a first
+//! message that is not `initialize`). What passes is the gate's own parse, written out again:
+//! rmcp reads exactly what the gate judged (one value per key, no second reading).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -21,11 +23,16 @@ const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC's "invalid params".
 const INVALID_PARAMS: i64 = -32602;
 
+/// The largest `max_message_bytes` there is: rmcp's own line limit (16 MiB), past which it
+/// would drop a message without an answer.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
 /// Limits of the stdio front.
 #[derive(Clone, Copy, Debug)]
 pub struct GateLimits {
     /// The longest message (one line, without its newline) accepted from the client; a longer
-    /// one is discarded unread and answered with an error. Default 4 MiB.
+    /// one is discarded unread and answered with an error. Default 4 MiB; at most
+    /// [`MAX_MESSAGE_BYTES`] (a larger value is lowered to it).
     pub max_message_bytes: usize,
 }
 
@@ -72,22 +79,21 @@ where
         initialized: false,
         in_flight,
     };
+    let max = limits.max_message_bytes.min(MAX_MESSAGE_BYTES);
     let mut reader = BufReader::new(input);
     let mut line = Vec::new();
     loop {
-        match read_line(&mut reader, limits.max_message_bytes, &mut line).await? {
+        match read_line(&mut reader, max, &mut line).await? {
             Read::Eof => break,
             Read::TooLong => {
-                let text = format!(
-                    "message longer than {} bytes: discarded",
-                    limits.max_message_bytes
-                );
+                let text = format!("message longer than {max} bytes: discarded");
                 send(&tx, error(&Value::Null, INVALID_REQUEST, &text)).await;
             }
             Read::Line => match gate.judge(&line) {
-                Verdict::Pass => {
-                    line.push(b'\n');
-                    if to_server.write_all(&line).await.is_err() {
+                Verdict::Pass(value) => {
+                    let mut out = value.to_string().into_bytes();
+                    out.push(b'\n');
+                    if to_server.write_all(&out).await.is_err() {
                         break;
                     }
                 }
@@ -154,7 +160,8 @@ async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 enum Verdict {
-    Pass,
+    /// Pass this value (the gate's parse) to the server.
+    Pass(Value),
     Reply(Value),
     Drop,
 }
@@ -204,12 +211,19 @@ impl Gate {
         };
         match (method, id) {
             // A notification.
-            (Some(_), None) => {
-                if self.initialized && typed(&value) {
-                    Verdict::Pass
-                } else {
-                    Verdict::Drop
+            (Some(method), None) => {
+                if !self.initialized || !typed(&value) {
+                    return Verdict::Drop;
                 }
+                // rmcp answers nothing for a cancelled request: its id is free again.
+                if method == "notifications/cancelled" {
+                    if let (Some(id), Ok(mut in_flight)) =
+                        (value.pointer("/params/requestId"), self.in_flight.lock())
+                    {
+                        in_flight.remove(&id.to_string());
+                    }
+                }
+                Verdict::Pass(value)
             }
             (Some(_), Some(_)) if !valid_id => Verdict::Reply(error(
                 &Value::Null,
@@ -217,9 +231,12 @@ impl Gate {
                 "id must be a string or an integer",
             )),
             // A request.
-            (Some(method), Some(id)) => self.request(method, id, &value),
+            (Some(method), Some(id)) => {
+                let (method, id) = (method.to_owned(), id.clone());
+                self.request(&method, &id, value)
+            }
             // A response to a request of ours (the proxy sends none; rmcp drops strays).
-            (None, Some(_)) if self.initialized && typed(&value) => Verdict::Pass,
+            (None, Some(_)) if self.initialized && typed(&value) => Verdict::Pass(value),
             (None, Some(_)) => Verdict::Drop,
             (None, None) => {
                 Verdict::Reply(error(&reply_id, INVALID_REQUEST, "no method and no id"))
@@ -227,7 +244,7 @@ impl Gate {
         }
     }
 
-    fn request(&mut self, method: &str, id: &Value, value: &Value) -> Verdict {
+    fn request(&mut self, method: &str, id: &Value, value: Value) -> Verdict {
         if !self.initialized && method == "ping" {
             return Verdict::Reply(json!({"jsonrpc": "2.0", "id": id, "result": {}}));
         }
@@ -237,7 +254,7 @@ impl Gate {
         if self.initialized && method == "initialize" {
             return Verdict::Reply(error(id, INVALID_REQUEST, "already initialized"));
         }
-        if !typed(value) {
+        if !typed(&value) {
             return Verdict::Reply(error(id, INVALID_PARAMS, "invalid params"));
         }
         let key = id.to_string();
@@ -252,7 +269,7 @@ impl Gate {
             ));
         }
         self.initialized = true;
-        Verdict::Pass
+        Verdict::Pass(value)
     }
 }
 
@@ -346,7 +363,7 @@ mod tests {
     }
 
     fn passes(g: &mut Gate, line: &str) -> bool {
-        matches!(g.judge(line.as_bytes()), Verdict::Pass)
+        matches!(g.judge(line.as_bytes()), Verdict::Pass(_))
     }
 
     const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
@@ -388,6 +405,26 @@ mod tests {
         assert!(passes(&mut g, call));
     }
 
+    #[test]
+    fn a_cancelled_id_is_free_again_and_what_passes_is_the_gates_parse() {
+        let mut g = gate(true);
+        let call = r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#;
+        assert!(passes(&mut g, call));
+        assert!(!passes(&mut g, call));
+        assert!(passes(
+            &mut g,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}"#
+        ));
+        assert!(passes(&mut g, call));
+        // Duplicate keys: what rmcp receives is the one value the gate judged.
+        let twice = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","id":2}"#;
+        match g.judge(twice.as_bytes()) {
+            Verdict::Pass(v) => assert_eq!(v["id"], json!(2)),
+            _ => panic!("not passed"),
+        }
+        assert!(g.in_flight.lock().unwrap().contains("2"));
+    }
+
     proptest! {
         /// Whatever a client sends, the gate does not panic, and what it passes is a message
         /// rmcp reads as what its method says (so no line can end the session).
@@ -410,7 +447,7 @@ mod tests {
             let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
             let line = message.to_string();
             let was_initialized = g.initialized;
-            if let Verdict::Pass = g.judge(line.as_bytes()) {
+            if let Verdict::Pass(_) = g.judge(line.as_bytes()) {
                 prop_assert!(typed(&message));
                 prop_assert!(was_initialized || method == "initialize");
             }

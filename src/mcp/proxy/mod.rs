@@ -7,8 +7,9 @@
 //!   (token, proof, labels, cause and approvals from `_meta`, verified off the async runtime).
 //!   A denied call never reaches the upstream; the client gets [`McpGuard::denial`]. An
 //!   allowed call is forwarded with exactly the arguments that were verified (re-serialised),
-//!   and without any `agentcap/` key in its `_meta`: the client's token and proof never travel
-//!   upstream. A client's cancellation is forwarded.
+//!   and a `_meta` holding only trace context: the client's token and proof never travel
+//!   upstream. A client's cancellation is forwarded. Only a complete result comes back (an
+//!   upstream's request for client input, or a task, is refused), without `agentcap/` keys.
 //! - `initialize`, `ping` and `tools/list` are answered (the list optionally filtered to the
 //!   guarded tools). A call's progress notifications reach the session that made it; list
 //!   changes reach every session.
@@ -31,12 +32,12 @@ use rmcp::model::{
     ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorCode,
     GetPromptRequestParams, GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, ServerResult,
+    ReadResourceResponse, RequestMetaObject, ServerCapabilities, ServerConfig, ServerResult,
 };
 use rmcp::service::{NotificationContext, Peer, PeerRequestOptions, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler};
 
-pub use gate::{serve_stdio, GateLimits};
+pub use gate::{serve_stdio, GateLimits, MAX_MESSAGE_BYTES};
 pub use http::serve_http;
 pub use upstream::{connect_child, connect_http, Upstream, UpstreamClient};
 
@@ -107,6 +108,22 @@ fn refused(method: &str) -> ErrorData {
         format!("{method} is refused by the agentcap proxy"),
         None,
     )
+}
+
+/// The `_meta` keys a forwarded call keeps: W3C trace context and baggage. Everything else — the
+/// agentcap keys (the client's token and proof never travel upstream), the progress token (the
+/// upstream request has its own), the protocol keys (the proxy's upstream session is its own)
+/// and any other key (an input the proof does not cover) — stays with the proxy.
+const FORWARDED_META: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+fn forwarded_meta(meta: &RequestMetaObject) -> Option<RequestMetaObject> {
+    let mut out = RequestMetaObject::default();
+    for key in FORWARDED_META {
+        if let Some(v) = meta.0 .0.get(key) {
+            out.0 .0.insert(key.to_owned(), v.clone());
+        }
+    }
+    (!out.0 .0.is_empty()).then_some(out)
 }
 
 /// An upstream failure as the client sees it: the upstream's own JSON-RPC error, or an
@@ -214,14 +231,13 @@ impl ServerHandler for McpProxy {
         // Forward what was verified: the verified arguments, and none of the agentcap keys.
         let mut forward = CallToolRequestParams::new(request.name.clone());
         forward.arguments = authorized.call().args().as_object().cloned();
-        let mut meta = context.meta.clone();
-        let client_progress = meta.get_progress_token();
-        meta.0
-             .0
-            .retain(|k, _| !k.starts_with(META_PREFIX) && k != "progressToken");
-        if !meta.0 .0.is_empty() {
-            forward.meta = Some(meta);
+        forward.meta = forwarded_meta(&context.meta);
+        // A call cancelled while it was being verified is not sent (it stays an allow record:
+        // an allow means authorized, not executed).
+        if context.ct.is_cancelled() {
+            return Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None));
         }
+        let client_progress = context.meta.get_progress_token();
         let request_upstream = ClientRequest::CallToolRequest(CallToolRequest::new(forward));
         let handle = self
             .upstream
@@ -239,7 +255,7 @@ impl ServerHandler for McpProxy {
         });
         let upstream_id = handle.id.clone();
         let result = tokio::select! {
-            result = handle.await_response() => result,
+            biased;
             () = context.ct.cancelled() => {
                 tracing::info!(gen_ai.tool.name = %request.name, "call cancelled by the client");
                 let cancel = CancelledNotificationParam::new(
@@ -249,11 +265,19 @@ impl ServerHandler for McpProxy {
                 let _ = self.upstream.notify_cancelled(cancel).await;
                 return Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None));
             }
+            result = handle.await_response() => result,
         };
         match result.map_err(upstream_error)? {
-            ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
-            ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
-            // A task would be polled with `tasks/get`, which the proxy does not forward.
+            ServerResult::CallToolResult(mut r) => {
+                // Only the proxy speaks for agentcap: an upstream cannot fake a denial class.
+                if let Some(meta) = &mut r.meta {
+                    meta.0.retain(|k, _| !k.starts_with(META_PREFIX));
+                }
+                Ok(CallToolResponse::Complete(r))
+            }
+            // An upstream asking the client for input (sampling, elicitation, roots) would
+            // reach past the guard; a task would be polled with `tasks/*`, which is refused.
+            ServerResult::InputRequiredResult(_) => Err(refused("input requested by the upstream")),
             _ => Err(upstream_error(ServiceError::UnexpectedResponse)),
         }
     }
@@ -288,10 +312,11 @@ impl ServerHandler for McpProxy {
         _: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         self.opened(Opened::Resources, "resources/read")?;
-        self.upstream
-            .read_resource_once(request)
-            .await
-            .map_err(upstream_error)
+        match self.upstream.read_resource_once(request).await {
+            Ok(ReadResourceResponse::Complete(r)) => Ok(r.into()),
+            Ok(_) => Err(refused("input requested by the upstream")),
+            Err(e) => Err(upstream_error(e)),
+        }
     }
 
     async fn list_prompts(
@@ -312,10 +337,11 @@ impl ServerHandler for McpProxy {
         _: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         self.opened(Opened::Prompts, "prompts/get")?;
-        self.upstream
-            .get_prompt_once(request)
-            .await
-            .map_err(upstream_error)
+        match self.upstream.get_prompt_once(request).await {
+            Ok(GetPromptResponse::Complete(r)) => Ok(r.into()),
+            Ok(_) => Err(refused("input requested by the upstream")),
+            Err(e) => Err(upstream_error(e)),
+        }
     }
 
     async fn complete(
