@@ -350,7 +350,7 @@ async fn write_lines<W: AsyncWrite + Unpin>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
