@@ -1349,3 +1349,46 @@ async fn proxy_forwards_only_what_it_verified() {
     // `initialize` session rmcp refuses to send one at all; the proxy refuses it as well.)
     assert!(r.is_err(), "{r:?}");
 }
+
+/// The executor config shown in docs/mcp.md §9, with real keys put in for its placeholders,
+/// starts a working proxy.
+#[tokio::test]
+async fn proxy_runs_with_the_documented_config() {
+    let s = Setup::new();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mcp.md")).unwrap();
+    let section = doc.split("### The executor config").nth(1).unwrap();
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let approver = AgentKey::generate();
+    let config_text = block
+        .replacen(
+            "1:ed25519/<64 hex>",
+            &s.authority.key().public().to_string(),
+            1,
+        )
+        .replacen("ed25519/<64 hex>", &approver.public().to_string(), 1)
+        .replacen("ed25519/<64 hex>", &s.agent.public().to_string(), 1);
+    assert!(!config_text.contains('<'), "{config_text}");
+    s.config(""); // writes audit.key beside it
+    let config = s.folder.0.join("documented.toml");
+    std::fs::write(&config, config_text).unwrap();
+    let client = s.client(&config).await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "read_file"));
+    let caller = s.caller(s.read_token());
+    let r = client
+        .call_tool(
+            caller
+                .params(&read(&s.folder.path("data/inside.txt")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(text(&r).contains("hello from inside"), "{}", text(&r));
+}
