@@ -1090,7 +1090,12 @@ async fn proxy_relays_progress_to_the_calling_client() {
         .unwrap();
     assert_eq!(denial_class(&r), None, "{}", text(&r));
     // Notifications may trail the response by a moment.
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    for _ in 0..100 {
+        if log.0.lock().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
     let seen = log.0.lock().unwrap().clone();
     let steps: Vec<f64> = seen.iter().map(|p| p.progress).collect();
     assert_eq!(steps, [1.0, 2.0, 3.0], "{seen:?}");

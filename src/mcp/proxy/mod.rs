@@ -110,6 +110,23 @@ fn refused(method: &str) -> ErrorData {
     )
 }
 
+/// Keeps a progress lease for [`PROGRESS_GRACE`] after it is dropped.
+struct ProgressGrace(Option<upstream::ProgressLease>);
+
+/// How long progress of a finished call is still relayed.
+const PROGRESS_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Drop for ProgressGrace {
+    fn drop(&mut self) {
+        if let Some(lease) = self.0.take() {
+            tokio::spawn(async move {
+                tokio::time::sleep(PROGRESS_GRACE).await;
+                drop(lease);
+            });
+        }
+    }
+}
+
 /// The `_meta` keys a forwarded call keeps: W3C trace context and baggage. Everything else — the
 /// agentcap keys (the client's token and proof never travel upstream), the progress token (the
 /// upstream request has its own), the protocol keys (the proxy's upstream session is its own)
@@ -245,14 +262,17 @@ impl ServerHandler for McpProxy {
             .await
             .map_err(upstream_error)?;
         // rmcp gives the upstream request a progress token of its own: progress under it
-        // reaches this session only, under the client's token. Dropping the lease forgets it.
-        let _lease = client_progress.map(|client_token| {
+        // reaches this session only, under the client's token. The lease is kept a moment
+        // after the call ends: the upstream's last progress, sent just before its response,
+        // may be handled after it.
+        let lease = client_progress.map(|client_token| {
             self.relay.lease(
                 handle.progress_token.clone(),
                 context.peer.clone(),
                 client_token,
             )
         });
+        let _grace = ProgressGrace(lease);
         let upstream_id = handle.id.clone();
         let result = tokio::select! {
             biased;
