@@ -20,12 +20,26 @@ const SERVER_ID: &str = "mcp-files";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let server = std::env::current_exe()?
-        .with_file_name(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
-    if !server.exists() {
-        eprintln!("build the server first: cargo build --features mcp-demo --examples");
-        std::process::exit(2);
-    }
+    // The server: the example `mcp_server` beside this binary, or the command given after `--`
+    // (any MCP server trusting the demo root as `mcp-files`, e.g. the Python package's
+    // python/examples/mcp_server.py).
+    let mut argv = std::env::args().skip(1);
+    let command = match argv.next() {
+        Some(program) => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(argv);
+            command
+        }
+        None => {
+            let server = std::env::current_exe()?
+                .with_file_name(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
+            if !server.exists() {
+                eprintln!("build the server first: cargo build --features mcp-demo --examples");
+                std::process::exit(2);
+            }
+            tokio::process::Command::new(server)
+        }
+    };
     // The demo authority grants this agent `read_file` under /docs only.
     let authority = Authority::new(
         AuthorityId::new("demo")?,
@@ -44,11 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .build()?;
     let caller = McpCaller::new(authority.issue(&grant)?, key, ExecutorId::new(SERVER_ID)?)?;
 
-    let client = ()
-        .serve(TokioChildProcess::new(tokio::process::Command::new(
-            server,
-        ))?)
-        .await?;
+    let client = ().serve(TokioChildProcess::new(command)?).await?;
     let tools = client.list_tools(Default::default()).await?;
     println!(
         "server tools: {}",

@@ -33,6 +33,7 @@ mod usage;
 mod value;
 mod verify;
 mod vocabulary;
+pub mod wire;
 
 pub use approval::{Approval, ApproverRegistry, StaticTiers, TierProvider};
 pub use authority::Authority;

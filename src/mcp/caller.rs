@@ -1,11 +1,9 @@
 //! The client side: a token, its holder key and the server's id; each call gets a fresh
 //! proof in `_meta`.
 
-use rmcp::model::{CallToolRequestParams, RequestMetaObject};
-use serde_json::Value;
+use rmcp::model::{CallToolRequestParams, MetaObject, RequestMetaObject};
 use time::OffsetDateTime;
 
-use super::{META_APPROVALS, META_CAUSE, META_LABELS, META_PROOF, META_TOKEN};
 use crate::approval::Approval;
 use crate::call::ToolCall;
 use crate::error::Error;
@@ -13,6 +11,7 @@ use crate::ids::ExecutorId;
 use crate::keys::AgentKey;
 use crate::proof::CallProof;
 use crate::token::Token;
+use crate::wire;
 
 /// The client side: attaches the token and a fresh proof (and the framework's labels and
 /// cause) to an outgoing `tools/call`.
@@ -72,38 +71,12 @@ impl McpCaller {
         now: OffsetDateTime,
     ) -> Result<CallToolRequestParams, Error> {
         let proof = CallProof::sign(&self.key, &self.token, &self.audience, call, now)?;
-        let mut meta = RequestMetaObject::new();
-        meta.0 .0.insert(
-            META_TOKEN.to_owned(),
-            Value::String(self.token_text.clone()),
-        );
-        meta.0
-             .0
-            .insert(META_PROOF.to_owned(), Value::String(proof.to_base64()));
-        if !call.labels().is_empty() {
-            let labels: Vec<Value> = call
-                .labels()
-                .iter()
-                .map(|l| Value::String(l.to_string()))
-                .collect();
-            meta.0
-                 .0
-                .insert(META_LABELS.to_owned(), Value::Array(labels));
-        }
-        if let Some(cause) = call.cause() {
-            meta.0
-                 .0
-                .insert(META_CAUSE.to_owned(), Value::String(cause.to_string()));
-        }
-        if !approvals.is_empty() {
-            let texts = approvals
-                .iter()
-                .map(|a| Value::String(a.to_base64()))
-                .collect();
-            meta.0
-                 .0
-                .insert(META_APPROVALS.to_owned(), Value::Array(texts));
-        }
+        let meta = RequestMetaObject(MetaObject(wire::call_meta(
+            &self.token_text,
+            &proof,
+            call,
+            approvals,
+        )));
         let mut params = CallToolRequestParams::new(call.tool().to_string());
         params.arguments = call.args().as_object().cloned();
         params.meta = Some(meta);

@@ -21,18 +21,6 @@ pub use caller::McpCaller;
 pub use guard::{denial_class, McpGuard};
 pub use server::GuardedServer;
 
-/// `_meta` key of the token text.
-pub const META_TOKEN: &str = "agentcap/token";
-/// `_meta` key of the call proof text.
-pub const META_PROOF: &str = "agentcap/proof";
-/// `_meta` key of the call's data labels (array of strings).
-pub const META_LABELS: &str = "agentcap/labels";
-/// `_meta` key of the call's cause (hex digest).
-pub const META_CAUSE: &str = "agentcap/cause";
-/// `_meta` key of approvals of the call (array of [`Approval::to_base64`](crate::Approval::to_base64) texts).
-pub const META_APPROVALS: &str = "agentcap/approvals";
-/// `_meta` key of a denial result: the denial's class (`denied`, `needs_approval`,
-/// `state_unavailable`), the one thing about a denial a caller is told.
-pub const META_CLASS: &str = "agentcap/class";
-/// The prefix of every agentcap `_meta` key; a proxy never forwards these upstream.
-pub const META_PREFIX: &str = "agentcap/";
+pub use crate::wire::{
+    META_APPROVALS, META_CAUSE, META_CLASS, META_LABELS, META_PREFIX, META_PROOF, META_TOKEN,
+};
