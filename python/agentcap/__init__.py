@@ -36,7 +36,7 @@ from ._agentcap import (
     message_digest,
     new_agent_id,
 )
-from ._guard import Holder, current_holder, guard, holding
+from ._guard import Holder, Holders, current_holder, guard, holding
 
 __all__ = [
     "DENIED_MESSAGE",
@@ -58,6 +58,7 @@ __all__ = [
     "Denied",
     "Grant",
     "Holder",
+    "Holders",
     "LogKey",
     "Narrowing",
     "RootPublicKey",

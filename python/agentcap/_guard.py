@@ -14,7 +14,16 @@ import functools
 import inspect
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
-from ._agentcap import AgentKey, CallProof, Denied, Token, ToolCall, Verifier
+from ._agentcap import (
+    AgentKey,
+    CallProof,
+    Denied,
+    Token,
+    ToolCall,
+    Verifier,
+    message_digest,
+    new_agent_id,
+)
 
 
 class Holder:
@@ -49,6 +58,59 @@ class Holder:
 
     def __repr__(self) -> str:
         return f"Holder(token={self.token!r}, key={self.key!r})"
+
+
+class Holders:
+    """The holders of one multi-agent run, by agent name: what a framework's run context
+    carries (LangGraph's ``configurable``, the OpenAI Agents SDK's run context). Handoffs
+    delegate here, so the receiving agent gets a narrower token for its own key, with the
+    handoff message as the cause."""
+
+    def __init__(self, holders: Optional[dict] = None) -> None:
+        self._holders: dict = dict(holders or {})
+
+    def __getitem__(self, agent: str) -> Holder:
+        return self._holders[agent]
+
+    def get(self, agent: str) -> Optional[Holder]:
+        return self._holders.get(agent)
+
+    def __setitem__(self, agent: str, holder: Holder) -> None:
+        self._holders[agent] = holder
+
+    def __contains__(self, agent: object) -> bool:
+        return agent in self._holders
+
+    def hand_off(
+        self,
+        from_agent: str,
+        to_agent: str,
+        to_key: AgentKey,
+        message: str,
+        narrowing: Any = None,
+        to_agent_id: Optional[str] = None,
+    ) -> Holder:
+        """``from_agent`` hands ``message`` to ``to_agent``: its token is delegated to
+        ``to_key`` (optionally narrowed), caused by the digest of ``message``; the receiving
+        agent's calls carry that cause and the sender's labels."""
+        source = self._holders[from_agent]
+        cause = message_digest(message.encode())
+        token = source.token.delegate(
+            source.key, to_key.public, to_agent_id or new_agent_id(), cause, narrowing
+        )
+        holder = Holder(token, to_key, labels=source.labels, cause=cause)
+        self._holders[to_agent] = holder
+        return holder
+
+    def received(self, agent: str, message: str) -> Holder:
+        """``agent`` acts on ``message`` (from another agent): its next calls name it as their
+        cause, so they inherit its labels and hop count."""
+        holder = self._holders[agent]
+        holder.cause = message_digest(message.encode())
+        return holder
+
+    def __repr__(self) -> str:
+        return f"Holders({sorted(self._holders)})"
 
 
 _CURRENT: contextvars.ContextVar[Optional[Holder]] = contextvars.ContextVar(
@@ -133,4 +195,4 @@ def guard(
     return wrap
 
 
-__all__ = ["Denied", "Holder", "current_holder", "guard", "holding"]
+__all__ = ["Denied", "Holder", "Holders", "current_holder", "guard", "holding"]

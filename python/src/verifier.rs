@@ -16,8 +16,10 @@ use crate::{denied, err, json};
 /// Verifies calls for one executor. `state` is `"memory"` (this process) or a Redis URL (shared
 /// by every replica); `audit_log` + `audit_key` append a signed, chained record per decision;
 /// `approvers` maps an approver's public key to its principal; `tiers` maps an agent's public
-/// key to its trust tier; `fixed_now` (epoch seconds or an aware datetime) fixes the clock, for
-/// tests and golden vectors only.
+/// key to its trust tier; `message_tools` maps a tool that sends an agent-to-agent message to the
+/// argument holding its text (calls caused by that message inherit its labels and hop count);
+/// `fixed_now` (epoch seconds or an aware datetime) fixes the clock, for tests and golden vectors
+/// only.
 #[pyclass(module = "agentcap", frozen)]
 pub struct Verifier {
     inner: Arc<agentcap::Verifier>,
@@ -27,7 +29,7 @@ pub struct Verifier {
 #[pymethods]
 impl Verifier {
     #[new]
-    #[pyo3(signature = (executor, roots, tools, state="memory", audit_log=None, audit_key=None, approvers=None, tiers=None, proof_window_seconds=None, fixed_now=None))]
+    #[pyo3(signature = (executor, roots, tools, state="memory", audit_log=None, audit_key=None, approvers=None, tiers=None, proof_window_seconds=None, fixed_now=None, message_tools=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         executor: &str,
@@ -40,6 +42,7 @@ impl Verifier {
         tiers: Option<&Bound<'_, PyDict>>,
         proof_window_seconds: Option<u64>,
         fixed_now: Option<&Bound<'_, PyAny>>,
+        message_tools: Option<std::collections::BTreeMap<String, String>>,
     ) -> PyResult<Self> {
         let executor = agentcap::ExecutorId::new(executor).map_err(err)?;
         let store: Arc<dyn StateStore> = if state == "memory" {
@@ -68,6 +71,9 @@ impl Verifier {
                 t = t.with(agent_public(&k)?, v.extract::<u32>()?);
             }
             b = b.tiers(Arc::new(t));
+        }
+        for (tool, pointer) in message_tools.unwrap_or_default() {
+            b = b.message_tool(&tool, &pointer);
         }
         if let Some(at) = fixed_now {
             b = b.clock(Arc::new(agentcap::FixedClock(instant(at)?)));
@@ -175,6 +181,29 @@ impl Verifier {
         decision.map(Authorized).map_err(|d| denied(py, &d))
     }
 
+    /// For the benchmark (`python/bench/verify.py`): verifies `token` + `call` with each of
+    /// `proofs` in a Rust loop (no Python between calls) and returns the seconds it took, so
+    /// the cost of the same verify from Python can be compared in one run. Raises `Denied` on
+    /// the first refusal.
+    fn _bench_rust_loop(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        call: PyRef<'_, ToolCall>,
+        proofs: Vec<PyRef<'_, CallProof>>,
+    ) -> PyResult<f64> {
+        let proofs: Vec<agentcap::CallProof> = proofs.iter().map(|p| p.0.clone()).collect();
+        let (inner, token, call) = (self.inner.clone(), token.to_owned(), call.0.clone());
+        let outcome = py.detach(move || {
+            let start = std::time::Instant::now();
+            for proof in &proofs {
+                inner.verify(&token, &call, proof)?;
+            }
+            Ok(start.elapsed().as_secs_f64())
+        });
+        outcome.map_err(|d: agentcap::Denied| denied(py, &d))
+    }
+
     /// Closes the audit log with a checkpoint (it verifies as complete afterwards).
     fn close(&self) -> PyResult<()> {
         if let Some(log) = &self.audit {
@@ -221,6 +250,12 @@ impl Authorized {
     #[getter]
     fn approved_by(&self) -> Vec<String> {
         self.0.approved_by().to_vec()
+    }
+    /// For a message tool: the digest of the message this call sent (the cause of the calls it
+    /// leads to).
+    #[getter]
+    fn sent_message(&self) -> Option<String> {
+        self.0.sent_message().map(|d| d.to_string())
     }
     /// The audit record's id, when the verifier has a log.
     #[getter]

@@ -110,3 +110,13 @@ def test_labels_set_by_the_framework_stop_a_secret_reaching_an_egress_tool(world
         with pytest.raises(ac.Denied):
             publish(text="the password is hunter2")
     assert c.runs == 1
+
+
+def test_with_the_redis_store_down_the_body_never_runs(world):
+    c = Counter()
+    read_file = make_tool(world, world.verifier(state="redis://127.0.0.1:1/"), c)
+    with ac.holding(ac.Holder(world.read_token(), world.alice)):
+        with pytest.raises(ac.Denied) as e:
+            read_file(path="/data/a")
+    assert e.value.klass == "state_unavailable"
+    assert c.runs == 0
