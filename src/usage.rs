@@ -110,7 +110,11 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
             "nonce",
             &[i.audience.as_str().as_bytes(), &holder, &i.nonce],
         ),
-        nonce_ttl: i.proof_window * 2 + Duration::from_secs(1),
+        // Saturating: a huge configured window must not panic the verifier.
+        nonce_ttl: i
+            .proof_window
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(1)),
         fan_out,
         budgets,
         rates,

@@ -317,3 +317,12 @@ fn a_proof_dated_before_its_token_is_refused_beyond_the_clock_skew() {
         DenyReason::ProofBeforeToken
     );
 }
+
+/// A huge proof window (a misconfiguration) does not panic the state step: the nonce is kept
+/// for as long as a `Duration` can say.
+#[test]
+fn a_huge_proof_window_does_not_panic() {
+    let w = World::new();
+    let v = w.verifier_with_limits(|l| l.proof_window = std::time::Duration::MAX);
+    assert!(search(&w, &v, json!({"q": "x"})).is_ok());
+}

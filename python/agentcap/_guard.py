@@ -15,6 +15,7 @@ import inspect
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from ._agentcap import (
+    AgentcapError,
     AgentKey,
     CallProof,
     Denied,
@@ -27,9 +28,10 @@ from ._agentcap import (
 
 
 class Holder:
-    """An agent's token and key. ``repr`` never shows the key."""
+    """An agent's token and key (and the labels and cause the framework attaches to its calls).
+    Immutable: a new cause makes a new holder. ``repr`` never shows the key."""
 
-    __slots__ = ("token", "key", "labels", "cause", "_text")
+    __slots__ = ("_token", "_key", "_labels", "_cause", "_text")
 
     def __init__(
         self,
@@ -38,33 +40,54 @@ class Holder:
         labels: Sequence[str] = (),
         cause: Optional[str] = None,
     ) -> None:
-        self.token = token
-        self.key = key
-        self.labels = list(labels)
-        self.cause = cause
+        self._token = token
+        self._key = key
+        self._labels = tuple(labels)
+        self._cause = cause
         self._text = token.to_text()
+
+    @property
+    def token(self) -> Token:
+        return self._token
+
+    @property
+    def key(self) -> AgentKey:
+        return self._key
+
+    @property
+    def labels(self) -> tuple:
+        return self._labels
+
+    @property
+    def cause(self) -> Optional[str]:
+        return self._cause
 
     @property
     def token_text(self) -> str:
         return self._text
 
+    def with_cause(self, cause: Optional[str]) -> "Holder":
+        """The same holder, its calls caused by ``cause`` (a message digest)."""
+        return Holder(self._token, self._key, self._labels, cause)
+
     def call(self, tool: str, args: dict) -> ToolCall:
         """The call, with this holder's labels and cause."""
-        return ToolCall(tool, args, labels=self.labels or None, cause=self.cause)
+        return ToolCall(tool, args, labels=list(self._labels) or None, cause=self._cause)
 
     def sign(self, executor: str, call: ToolCall) -> CallProof:
         """A fresh proof of ``call`` for ``executor``."""
-        return CallProof.sign(self.key, self.token, executor, call)
+        return CallProof.sign(self._key, self._token, executor, call)
 
     def __repr__(self) -> str:
-        return f"Holder(token={self.token!r}, key={self.key!r})"
+        return f"Holder(token={self._token!r}, key={self._key!r})"
 
 
 class Holders:
     """The holders of one multi-agent run, by agent name: what a framework's run context
     carries (LangGraph's ``configurable``, the OpenAI Agents SDK's run context). Handoffs
     delegate here, so the receiving agent gets a narrower token for its own key, with the
-    handoff message as the cause."""
+    handoff message as the cause. Make one per run: handoffs and received messages change
+    which holder an agent name maps to."""
 
     def __init__(self, holders: Optional[dict] = None) -> None:
         self._holders: dict = dict(holders or {})
@@ -105,8 +128,8 @@ class Holders:
     def received(self, agent: str, message: str) -> Holder:
         """``agent`` acts on ``message`` (from another agent): its next calls name it as their
         cause, so they inherit its labels and hop count."""
-        holder = self._holders[agent]
-        holder.cause = message_digest(message.encode())
+        holder = self._holders[agent].with_cause(message_digest(message.encode()))
+        self._holders[agent] = holder
         return holder
 
     def __repr__(self) -> str:
@@ -148,9 +171,24 @@ def _decide(verifier: Verifier, tool: str, holder: Optional[Holder], args: dict)
     if holder is None:
         # Denied like any call without a token (and an audit record).
         return verifier.verify_meta(tool, args, None)
-    call = holder.call(tool, args)
+    try:
+        call = holder.call(tool, args)
+    except AgentcapError:
+        # Arguments without one JSON meaning (or a bad tool name): an audited denial.
+        raise verifier.reject_malformed(tool, "arguments without one JSON meaning") from None
     proof = holder.sign(verifier.executor, call)
     return verifier.verify(holder.token_text, call, proof)
+
+
+def _keywords(fn: Callable[..., Any], name: str, args: tuple, kwargs: dict) -> dict:
+    """The call's arguments by name: positional ones bound to ``fn``'s parameters (a tool's
+    arguments are a JSON object)."""
+    if not args:
+        return kwargs
+    sig = inspect.signature(fn)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+        raise TypeError(f"{name}: a guarded tool with *args or **kwargs takes keyword arguments only")
+    return dict(sig.bind(*args, **kwargs).arguments)
 
 
 def guard(
@@ -162,9 +200,10 @@ def guard(
     """Guard a function tool: each call is signed by the holder (``holder``: a ``Holder``, a
     function returning one, or by default the one set by ``holding``) and verified by
     ``verifier`` before the body runs; the body receives exactly the verified arguments. A
-    refused call raises ``Denied`` and the body never runs. Arguments are keyword arguments
-    (a tool's arguments are a JSON object). Works for ``async def`` tools too (verification
-    then runs in a worker thread)."""
+    refused call raises ``Denied`` and the body never runs. Positional arguments are bound to
+    the function's parameter names (a tool's arguments are a JSON object; a function with
+    ``*args``/``**kwargs`` takes keywords only). Works for ``async def`` tools too
+    (verification then runs in a worker thread)."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = tool or fn.__name__
@@ -173,10 +212,9 @@ def guard(
 
             @functools.wraps(fn)
             async def async_inner(*args: Any, **kwargs: Any) -> Any:
-                if args:
-                    raise TypeError(f"{name}: a guarded tool takes keyword arguments only")
+                named = _keywords(fn, name, args, kwargs)
                 h = _resolve(holder)
-                authorized = await asyncio.to_thread(_decide, verifier, name, h, kwargs)
+                authorized = await asyncio.to_thread(_decide, verifier, name, h, named)
                 return await fn(**authorized.args)
 
             async_inner.agentcap_verifier = verifier  # type: ignore[attr-defined]
@@ -184,9 +222,7 @@ def guard(
 
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            if args:
-                raise TypeError(f"{name}: a guarded tool takes keyword arguments only")
-            authorized = _decide(verifier, name, _resolve(holder), kwargs)
+            authorized = _decide(verifier, name, _resolve(holder), _keywords(fn, name, args, kwargs))
             return fn(**authorized.args)
 
         inner.agentcap_verifier = verifier  # type: ignore[attr-defined]

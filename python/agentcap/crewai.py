@@ -30,10 +30,12 @@ class GuardedTool(BaseTool):
     inner: Any = Field(exclude=True)
     verifier: Any = Field(exclude=True)
     holder_source: Any = Field(default=None, exclude=True)
+    verified_name: str = Field(default="", exclude=True)
 
     def _run(self, **kwargs: Any) -> Any:
         try:
-            authorized = _decide(self.verifier, self.name, _resolve(self.holder_source), kwargs)
+            name = self.verified_name or self.name
+            authorized = _decide(self.verifier, name, _resolve(self.holder_source), kwargs)
         except Denied as denied:
             return str(denied)
         except AgentcapError:
@@ -41,8 +43,17 @@ class GuardedTool(BaseTool):
         return self.inner.run(**authorized.args)
 
 
-def guard_tool(tool: BaseTool, verifier: Verifier, holder: HolderSource = None) -> GuardedTool:
-    """``tool``, guarded by ``verifier``, acting for ``holder``."""
+def _never(*_args: Any, **_kwargs: Any) -> bool:
+    return False
+
+
+def guard_tool(
+    tool: BaseTool, verifier: Verifier, holder: HolderSource = None, name: str = ""
+) -> GuardedTool:
+    """``tool``, guarded by ``verifier``, acting for ``holder``. ``name`` is the tool name the
+    grant uses, when CrewAI's (``"Read File"``) is not a valid agentcap tool name. Its results
+    are never cached: CrewAI's shared cache would hand one agent's result to another without a
+    decision."""
     return GuardedTool(
         name=tool.name,
         description=tool.description,
@@ -50,6 +61,8 @@ def guard_tool(tool: BaseTool, verifier: Verifier, holder: HolderSource = None) 
         inner=tool,
         verifier=verifier,
         holder_source=holder,
+        verified_name=name,
+        cache_function=_never,
     )
 
 

@@ -52,13 +52,15 @@ class GuardedTool(BaseTool):
             # Arguments without one JSON meaning: refused like any other malformed call.
             raise ToolException("agentcap: call denied (denied)") from None
 
+    # `run`/`arun`, never `invoke`: `invoke` would read verified arguments shaped like a tool
+    # call (`{"type": "tool_call", "args": …}`) as a call with other, unverified arguments.
     def _run(self, config: RunnableConfig, run_manager: Any = None, **kwargs: Any) -> Any:
         authorized = self._decide(config, kwargs)
-        return self.inner.invoke(authorized.args, config)
+        return self.inner.run(authorized.args, config=config)
 
     async def _arun(self, config: RunnableConfig, run_manager: Any = None, **kwargs: Any) -> Any:
         authorized = await asyncio.to_thread(self._decide, config, kwargs)
-        return await self.inner.ainvoke(authorized.args, config)
+        return await self.inner.arun(authorized.args, config=config)
 
 
 def guard_tool(tool: BaseTool, verifier: Verifier, agent: Optional[str] = None) -> GuardedTool:

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import anyio
 
-from ._agentcap import DENIED_MESSAGE, META_CLASS, Denied, Verifier
+from ._agentcap import DENIED_MESSAGE, META_CLASS, AgentcapError, Denied, Verifier
 
 _PREFIX = "agentcap/"
 
@@ -63,8 +63,11 @@ class GuardMiddleware:
         self.verifier = verifier
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
-        if ctx.method != "tools/call" or ctx.request_id is None:
+        if ctx.method != "tools/call":
             return await call_next(ctx)
+        if ctx.request_id is None:
+            return None  # a "tools/call" notification: nothing to run
+
         params = dict(ctx.params or {})
         name = params.get("name")
         if not isinstance(name, str):
@@ -75,6 +78,10 @@ class GuardMiddleware:
             )
         except Denied as denied:
             return denial_result(denied)
+        except AgentcapError:
+            return denial_result(
+                self.verifier.reject_malformed(name, "unreadable tools/call")  # type: ignore[arg-type]
+            )
         params["arguments"] = authorized.args
         meta = params.get("_meta")
         if isinstance(meta, dict):
@@ -88,7 +95,8 @@ class GuardMiddleware:
 
 def guard_server(server: Any, verifier: Verifier) -> Any:
     """Adds ``GuardMiddleware(verifier)`` to an ``MCPServer`` (or a low-level ``Server``);
-    returns the server. Add it before serving."""
+    returns the server. Add it before serving, and last: a middleware added after it could
+    rewrite the verified parameters."""
     server.middleware.append(GuardMiddleware(verifier))
     return server
 

@@ -26,6 +26,22 @@ fn inner(list: Vec<PyRef<'_, Constraint>>) -> Vec<agentcap::Constraint> {
     list.iter().map(|c| c.0.clone()).collect()
 }
 
+/// Integers, refusing `bool` (in Python `True` is an int; in a constraint it is not).
+fn ints(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    let mut out = Vec::new();
+    for item in obj.try_iter()? {
+        out.push(int(&item?)?);
+    }
+    Ok(out)
+}
+
+fn int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(err("a bool is not an integer here"));
+    }
+    obj.extract()
+}
+
 /// A scalar (str, int or bool: bool is never an int) for `exact_value` and `contains`.
 fn scalar(obj: &Bound<'_, PyAny>) -> PyResult<agentcap::Scalar> {
     match json::to_json(obj)? {
@@ -68,13 +84,13 @@ impl Constraint {
     }
     /// One of these integers.
     #[staticmethod]
-    fn one_of_ints(values: Vec<i64>) -> PyResult<Self> {
-        c(agentcap::Constraint::one_of_ints(values))
+    fn one_of_ints(values: &Bound<'_, PyAny>) -> PyResult<Self> {
+        c(agentcap::Constraint::one_of_ints(ints(values)?))
     }
     /// None of these integers.
     #[staticmethod]
-    fn not_one_of_ints(values: Vec<i64>) -> PyResult<Self> {
-        c(agentcap::Constraint::not_one_of_ints(values))
+    fn not_one_of_ints(values: &Bound<'_, PyAny>) -> PyResult<Self> {
+        c(agentcap::Constraint::not_one_of_ints(ints(values)?))
     }
     /// One of these numbers.
     #[staticmethod]
@@ -121,8 +137,8 @@ impl Constraint {
     }
     /// An integer in `[min, max]`.
     #[staticmethod]
-    fn int_range(min: i64, max: i64) -> PyResult<Self> {
-        c(agentcap::Constraint::int_range(min, max))
+    fn int_range(min: &Bound<'_, PyAny>, max: &Bound<'_, PyAny>) -> PyResult<Self> {
+        c(agentcap::Constraint::int_range(int(min)?, int(max)?))
     }
     /// A number in `[min, max]`.
     #[staticmethod]
@@ -176,8 +192,7 @@ impl Constraint {
         let set = if let Ok(s) = values.extract::<Vec<String>>() {
             agentcap::ValueSet::Strs(s.into_iter().collect())
         } else {
-            let ints: Vec<i64> = values
-                .extract()
+            let ints = ints(values)
                 .map_err(|_| err("subset_of takes a list of str or a list of int"))?;
             agentcap::ValueSet::Ints(ints.into_iter().collect())
         };

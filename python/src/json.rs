@@ -42,7 +42,11 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             .ok_or_else(|| err("NaN and infinities have no JSON meaning"));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(
+            s.to_cow()
+                .map_err(|_| err("a string that is not valid Unicode"))?
+                .into_owned(),
+        ));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = Map::new();
@@ -50,7 +54,8 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             let key = k
                 .cast::<PyString>()
                 .map_err(|_| err("dictionary keys must be strings"))?
-                .to_cow()?
+                .to_cow()
+                .map_err(|_| err("a string that is not valid Unicode"))?
                 .into_owned();
             map.insert(key, convert(&v, depth + 1)?);
         }

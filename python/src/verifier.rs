@@ -26,6 +26,14 @@ pub struct Verifier {
     audit: Option<Arc<AuditLog>>,
 }
 
+impl Verifier {
+    fn malformed(&self, py: Python<'_>, tool: &str, why: &str) -> PyErr {
+        let (inner, tool, why) = (self.inner.clone(), tool.to_owned(), why.to_owned());
+        let d = py.detach(move || inner.reject_malformed(&tool, &why));
+        denied(py, &d)
+    }
+}
+
 #[pymethods]
 impl Verifier {
     #[new]
@@ -79,6 +87,9 @@ impl Verifier {
             b = b.clock(Arc::new(agentcap::FixedClock(instant(at)?)));
         }
         if let Some(seconds) = proof_window_seconds {
+            if seconds == 0 || seconds > 86_400 {
+                return Err(err("proof_window_seconds: between 1 and 86400"));
+            }
             let mut limits = agentcap::Limits::default();
             limits.proof_window = std::time::Duration::from_secs(seconds);
             b = b.limits(limits);
@@ -135,12 +146,7 @@ impl Verifier {
                     .map_err(|_| err("proof is a CallProof or its text"))?;
                 match agentcap::CallProof::from_base64(&text) {
                     Ok(p) => p,
-                    Err(_) => {
-                        let d = self
-                            .inner
-                            .reject_malformed(call.0.tool().as_str(), "malformed proof");
-                        return Err(denied(py, &d));
-                    }
+                    Err(_) => return Err(self.malformed(py, call.0.tool().as_str(), "malformed proof")),
                 }
             }
         };
@@ -167,12 +173,19 @@ impl Verifier {
         arguments: Option<&Bound<'_, PyAny>>,
         meta: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Authorized> {
+        // Arguments or `_meta` without one JSON meaning are a malformed call: an audited denial.
         let arguments = match arguments {
-            Some(a) if !a.is_none() => Some(json::to_object(a, "arguments")?),
+            Some(a) if !a.is_none() => match json::to_object(a, "arguments") {
+                Ok(m) => Some(m),
+                Err(_) => return Err(self.malformed(py, name, "arguments are not a JSON object")),
+            },
             _ => None,
         };
         let meta = match meta {
-            Some(m) if !m.is_none() => json::to_object(m, "_meta")?,
+            Some(m) if !m.is_none() => match json::to_object(m, "_meta") {
+                Ok(m) => m,
+                Err(_) => return Err(self.malformed(py, name, "_meta is not a JSON object")),
+            },
             _ => serde_json::Map::new(),
         };
         let (inner, name) = (self.inner.clone(), name.to_owned());
@@ -202,6 +215,13 @@ impl Verifier {
             Ok(start.elapsed().as_secs_f64())
         });
         outcome.map_err(|d: agentcap::Denied| denied(py, &d))
+    }
+
+    /// Denies a call that could not be read (its arguments have no single JSON meaning, its
+    /// proof does not parse): an audited `malformed_call` denial, returned for the caller to
+    /// raise.
+    fn reject_malformed(&self, py: Python<'_>, tool: &str, why: &str) -> PyErr {
+        self.malformed(py, tool, why)
     }
 
     /// Closes the audit log with a checkpoint (it verifies as complete afterwards).

@@ -248,3 +248,25 @@ def test_with_the_redis_store_down_a_call_is_state_unavailable(world):
     with pytest.raises(ac.Denied) as e:
         sign_and_verify(world, v, world.read_token(), ac.ToolCall("read_file", {"path": "/data/a"}))
     assert e.value.klass == "state_unavailable"
+
+
+def test_bools_are_not_integers_in_constraints_either():
+    for build in [
+        lambda: ac.Constraint.one_of_ints([True]),
+        lambda: ac.Constraint.not_one_of_ints([1, False]),
+        lambda: ac.Constraint.int_range(True, 5),
+        lambda: ac.Constraint.subset_of([True]),
+    ]:
+        with pytest.raises(Exception):
+            build()
+
+
+def test_unreadable_arguments_are_an_audited_denial(world, tmp_path):
+    v = world.verifier(audit_log=tmp_path / "audit.log", audit_key=ac.LogKey.generate())
+    with pytest.raises(ac.Denied) as e:
+        v.verify_meta("read_file", {"path": "\ud800"}, {})
+    assert e.value.code == "malformed_call" and e.value.audit_event
+    with pytest.raises(ac.Denied):
+        v.verify_meta("read_file", ["not", "an", "object"], {})
+    with pytest.raises(ac.AgentcapError):
+        ac.Verifier("x", world.roots, ["t"], proof_window_seconds=2**63)

@@ -52,3 +52,14 @@ def test_a_crewai_tool_without_a_holder_is_denied(world):
     with ac.holding(ac.Holder(world.read_token(), world.alice)):
         assert tool.run(path="/data/a") == "contents of /data/a"
     assert runs == ["/data/a"]
+
+
+def test_results_are_never_cached_across_agents(world):
+    """CrewAI's shared cache would hand one agent's result to another without a decision."""
+    from agentcap.crewai import guard_tool
+
+    runs = []
+    tool = guard_tool(make_tool(runs), world.verifier(), holder=ac.Holder(world.read_token(), world.alice))
+    assert tool.cache_function({"path": "/data/a"}, "contents") is False
+    named = guard_tool(make_tool(runs), world.verifier(), name="read_file")
+    assert named.name == "read_file"

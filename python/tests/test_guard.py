@@ -31,7 +31,7 @@ def test_the_body_runs_for_an_authorized_call(world):
 
 @pytest.mark.parametrize(
     "case",
-    ["no holder", "another agent's token", "forbidden argument", "positional argument"],
+    ["no holder", "another agent's token", "forbidden argument", "too many arguments"],
 )
 def test_the_body_never_runs_for_a_refused_call(world, case):
     c = Counter()
@@ -53,7 +53,7 @@ def test_the_body_never_runs_for_a_refused_call(world, case):
     else:
         with ac.holding(ac.Holder(token, world.alice)):
             with pytest.raises(TypeError):
-                read_file("/data/a")
+                read_file("/data/a", "/data/b")
     assert c.runs == 0
 
 
@@ -119,4 +119,33 @@ def test_with_the_redis_store_down_the_body_never_runs(world):
         with pytest.raises(ac.Denied) as e:
             read_file(path="/data/a")
     assert e.value.klass == "state_unavailable"
+    assert c.runs == 0
+
+
+def test_positional_arguments_are_bound_to_parameter_names(world):
+    c = Counter()
+
+    @ac.guard(world.verifier(), holder=ac.Holder(world.read_token(), world.alice))
+    def read_file(path: str) -> str:
+        c.runs += 1
+        return path
+
+    assert read_file("/data/a") == "/data/a"
+    with pytest.raises(ac.Denied):
+        read_file("/etc/a")
+    assert c.runs == 1
+
+
+def test_unreadable_arguments_never_reach_the_body(world):
+    c = Counter()
+
+    @ac.guard(world.verifier(), holder=ac.Holder(world.read_token(), world.alice))
+    def read_file(path) -> str:
+        c.runs += 1
+        return "x"
+
+    for bad in [object(), float("nan"), "\ud800"]:
+        with pytest.raises(ac.Denied) as e:
+            read_file(path=bad)
+        assert e.value.code == "malformed_call"
     assert c.runs == 0
