@@ -78,7 +78,7 @@ impl McpGuard {
     }
 
     /// What a denied caller receives: a tool error whose text is [`Denied::MESSAGE`] followed
-    /// by the class, with the class also under [`META_CLASS`] in the result's `_meta`. Nothing
+    /// by the class, with the class also under [`META_CLASS`](crate::wire::META_CLASS) in the result's `_meta`. Nothing
     /// else about the reason leaves the server.
     pub fn denial(denied: &Denied) -> CallToolResult {
         let (text, meta) = wire::denial(denied);
