@@ -192,8 +192,8 @@ impl Constraint {
         let set = if let Ok(s) = values.extract::<Vec<String>>() {
             agentcap::ValueSet::Strs(s.into_iter().collect())
         } else {
-            let ints = ints(values)
-                .map_err(|_| err("subset_of takes a list of str or a list of int"))?;
+            let ints =
+                ints(values).map_err(|_| err("subset_of takes a list of str or a list of int"))?;
             agentcap::ValueSet::Ints(ints.into_iter().collect())
         };
         c(agentcap::Constraint::subset_of(set))

@@ -146,7 +146,9 @@ impl Verifier {
                     .map_err(|_| err("proof is a CallProof or its text"))?;
                 match agentcap::CallProof::from_base64(&text) {
                     Ok(p) => p,
-                    Err(_) => return Err(self.malformed(py, call.0.tool().as_str(), "malformed proof")),
+                    Err(_) => {
+                        return Err(self.malformed(py, call.0.tool().as_str(), "malformed proof"))
+                    }
                 }
             }
         };
