@@ -503,6 +503,18 @@ async fn proxy_guards_a_python_server() {
     assert_eq!(reasons, ["allow", "argument_rejected", "tool_not_guarded"]);
 }
 
+/// The URL in the proxy's `listening on http://ADDR` line. The server's own stderr shares the
+/// stream and may land on the same line: only the address characters are taken.
+fn listening_url(line: &str) -> String {
+    let rest = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected: {line}"));
+    rest.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.[]".contains(*c))
+        .collect()
+}
+
 /// Starts the proxy on Streamable HTTP and returns it with its URL.
 async fn http_proxy(s: &Setup, config: &Path) -> (tokio::process::Child, String) {
     let mut cmd = s.proxy_command(config, Some("127.0.0.1:0"));
@@ -520,11 +532,7 @@ async fn http_proxy(s: &Setup, config: &Path) -> (tokio::process::Child, String)
     })
     .await
     .expect("the proxy did not start listening");
-    let url = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .to_owned();
+    let url = listening_url(&line);
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, format!("{url}/mcp"))
 }
@@ -998,7 +1006,7 @@ async fn proxy_in_front_of_an_http_server() {
     })
     .await
     .expect("the proxy did not start listening");
-    let url = format!("{}/mcp", line.split("listening on ").nth(1).unwrap());
+    let url = format!("{}/mcp", listening_url(&line));
     let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
 
     let grant = s

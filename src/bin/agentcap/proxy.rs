@@ -317,10 +317,13 @@ pub(crate) fn run(config: &str, listen: Option<&str>, target: Target) -> Result<
                     let listener = tokio::net::TcpListener::bind(addr)
                         .await
                         .map_err(|e| Fail::input(format!("--listen {addr}: {e}")))?;
-                    eprintln!(
-                        "agentcap mcp-proxy: listening on http://{}",
+                    // One write: the server's own stderr shares the stream, and a line
+                    // written in pieces could be split by it.
+                    let line = format!(
+                        "agentcap mcp-proxy: listening on http://{}\n",
                         listener.local_addr().map_err(input)?
                     );
+                    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
                     proxy::serve_http(proxy, listener, limits.max_message_bytes)
                         .await
                         .map_err(input)
