@@ -133,10 +133,18 @@ impl Verifier {
 
     /// Denies a call that could not even be parsed (a binding's envelope — e.g. MCP `_meta` —
     /// missing or malformed), with the same audit record, `tracing` event and decision counter
-    /// as any other denial. `tool` is the name as received (cut to 128 characters); `why` says
+    /// as any other denial. `tool` is the name as received (control characters dropped, cut to
+    /// 128 characters); `why` says
     /// what was wrong, for operators.
     pub fn reject_malformed(&self, tool: &str, why: &str) -> Denied {
-        let tool: String = tool.chars().take(128).collect();
+        // Caller-supplied: no control characters (a newline would forge a line in a text log),
+        // and bounded.
+        let clean = |text: &str, max: usize| -> String {
+            text.chars().filter(|c| !c.is_control()).take(max).collect()
+        };
+        let tool = clean(tool, 128);
+        let why = clean(why, 512);
+        let why = why.as_str();
         let span = tracing::info_span!(
             "execute_tool",
             otel.name = %format_args!("execute_tool {tool}"),

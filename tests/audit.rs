@@ -582,3 +582,35 @@ fn audit_concurrent_appends_with_group_commit_verify() {
     assert!(report.records >= 481, "{report}");
     assert!(!report.torn_tail);
 }
+
+/// A call that could not even be parsed is a decision record too, and what the caller supplied
+/// (the tool name, the detail) reaches the record and the logs without control characters: a
+/// newline cannot forge a line in a text log.
+#[test]
+fn a_malformed_call_is_recorded_without_control_characters() {
+    let w = World::new();
+    let path = temp("malformed.jsonl");
+    let log =
+        Arc::new(AuditLog::create(&path, LogKey::generate(), AuditConfig::default()).unwrap());
+    let v = verifier_with_log(&w, log.clone());
+    let name = format!("read\nfile\r{}", "x".repeat(300));
+    let d = v.reject_malformed(&name, "bad\nproof");
+    assert_eq!(d.operator_reason().code(), "malformed_call");
+    assert!(!d.operator_reason().to_string().contains('\n'));
+    log.close().unwrap();
+    let records: Vec<Record> = lines(&path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (id, decision) = records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::Decision(d) => Some((r.id.clone(), d.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(Some(id.as_str()), d.audit_event());
+    assert!(decision.tool.starts_with("readfilexxx"));
+    assert_eq!(decision.tool.chars().count(), 128);
+    assert!(!decision.detail.unwrap().contains('\n'));
+}

@@ -515,13 +515,10 @@ fn listening_url(line: &str) -> String {
         .collect()
 }
 
-/// Starts the proxy on Streamable HTTP and returns it with its URL.
-async fn http_proxy(s: &Setup, config: &Path) -> (tokio::process::Child, String) {
-    let mut cmd = s.proxy_command(config, Some("127.0.0.1:0"));
-    cmd.stderr(Stdio::piped()).kill_on_drop(true);
-    let mut child = cmd.spawn().unwrap();
+/// Waits for the proxy's `listening on` line on its stderr (the server's own stderr comes
+/// through too) and returns its MCP endpoint; the rest of stderr is drained.
+async fn wait_listening(child: &mut tokio::process::Child) -> String {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // The server's own stderr comes through too: wait for the proxy's line.
     let line = tokio::time::timeout(StdDuration::from_secs(30), async {
         loop {
             let line = lines.next_line().await.unwrap().expect("the proxy exited");
@@ -532,9 +529,17 @@ async fn http_proxy(s: &Setup, config: &Path) -> (tokio::process::Child, String)
     })
     .await
     .expect("the proxy did not start listening");
-    let url = listening_url(&line);
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, format!("{url}/mcp"))
+    format!("{}/mcp", listening_url(&line))
+}
+
+/// Starts the proxy on Streamable HTTP and returns it with its URL.
+async fn http_proxy(s: &Setup, config: &Path) -> (tokio::process::Child, String) {
+    let mut cmd = s.proxy_command(config, Some("127.0.0.1:0"));
+    cmd.stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let url = wait_listening(&mut child).await;
+    (child, url)
 }
 
 #[tokio::test]
@@ -781,6 +786,51 @@ fn proxy_refuses_a_bad_config() {
     }
 }
 
+/// The library's proxy in-process: `server` as its upstream over an in-memory pipe, guarding
+/// `tools`, its stdio front (gate included) over another, and a client connected to that.
+/// Keep the returned upstream alive: dropping it ends the proxy's upstream session.
+async fn in_process_proxy<S: rmcp::ServerHandler + Send + 'static>(
+    s: &Setup,
+    server: S,
+    tools: &[&str],
+) -> (
+    RunningService<RoleClient, ()>,
+    agentcap::mcp::proxy::Upstream,
+) {
+    use agentcap::mcp::proxy::{self, GateLimits, McpProxy, ProxyPolicy, UpstreamClient};
+    use agentcap::mcp::McpGuard;
+
+    let (server_io, upstream_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let upstream = UpstreamClient::default().serve(upstream_io).await.unwrap();
+    let verifier = Verifier::builder(
+        s.executor.clone(),
+        s.authority.key().public().into(),
+        tools.iter().copied(),
+    )
+    .build()
+    .unwrap();
+    let proxy = McpProxy::new(
+        McpGuard::new(Arc::new(verifier)),
+        &upstream,
+        tools.iter().map(|t| (*t).to_owned()).collect(),
+        ProxyPolicy::default(),
+    );
+    let (client_io, proxy_io) = tokio::io::duplex(1 << 16);
+    let (proxy_in, proxy_out) = tokio::io::split(proxy_io);
+    tokio::spawn(proxy::serve_stdio(
+        proxy,
+        proxy_in,
+        proxy_out,
+        GateLimits::default(),
+    ));
+    (().serve(client_io).await.unwrap(), upstream)
+}
+
 /// A server whose one tool waits until it is cancelled (the library's proxy, in-process).
 #[derive(Clone)]
 struct Slow {
@@ -818,8 +868,6 @@ impl rmcp::ServerHandler for Slow {
 /// A client's `notifications/cancelled` for a call in progress reaches the upstream server.
 #[tokio::test]
 async fn proxy_forwards_a_cancellation_upstream() {
-    use agentcap::mcp::proxy::{self, GateLimits, McpProxy, ProxyPolicy, UpstreamClient};
-    use agentcap::mcp::McpGuard;
     use rmcp::model::{CallToolRequest, ClientRequest};
     use rmcp::service::PeerRequestOptions;
 
@@ -828,36 +876,7 @@ async fn proxy_forwards_a_cancellation_upstream() {
         started: Arc::new(tokio::sync::Notify::new()),
         cancelled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
-    let (server_io, upstream_io) = tokio::io::duplex(1 << 16);
-    let server = slow.clone();
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let upstream = UpstreamClient::default().serve(upstream_io).await.unwrap();
-    let verifier = Verifier::builder(
-        s.executor.clone(),
-        s.authority.key().public().into(),
-        ["slow"],
-    )
-    .build()
-    .unwrap();
-    let proxy = McpProxy::new(
-        McpGuard::new(Arc::new(verifier)),
-        &upstream,
-        ["slow".to_owned()].into(),
-        ProxyPolicy::default(),
-    );
-    let (client_io, proxy_io) = tokio::io::duplex(1 << 16);
-    let (proxy_in, proxy_out) = tokio::io::split(proxy_io);
-    tokio::spawn(proxy::serve_stdio(
-        proxy,
-        proxy_in,
-        proxy_out,
-        GateLimits::default(),
-    ));
-    let client = ().serve(client_io).await.unwrap();
+    let (client, _upstream) = in_process_proxy(&s, slow.clone(), &["slow"]).await;
     let grant = s
         .grant()
         .tool("slow", ToolGrant::new().allow_other_args())
@@ -995,18 +1014,7 @@ async fn proxy_in_front_of_an_http_server() {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut proxy = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(proxy.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(StdDuration::from_secs(30), async {
-        loop {
-            let line = lines.next_line().await.unwrap().expect("the proxy exited");
-            if line.contains("listening on ") {
-                return line;
-            }
-        }
-    })
-    .await
-    .expect("the proxy did not start listening");
-    let url = format!("{}/mcp", listening_url(&line));
+    let url = wait_listening(&mut proxy).await;
     let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
 
     let grant = s
@@ -1269,41 +1277,9 @@ impl rmcp::ServerHandler for Recorder {
 /// upstream request for client input, and no agentcap key in a result.
 #[tokio::test]
 async fn proxy_forwards_only_what_it_verified() {
-    use agentcap::mcp::proxy::{self, GateLimits, McpProxy, ProxyPolicy, UpstreamClient};
-    use agentcap::mcp::McpGuard;
-
     let s = Setup::new();
     let recorder = Recorder::default();
-    let (server_io, upstream_io) = tokio::io::duplex(1 << 16);
-    let server = recorder.clone();
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let upstream = UpstreamClient::default().serve(upstream_io).await.unwrap();
-    let verifier = Verifier::builder(
-        s.executor.clone(),
-        s.authority.key().public().into(),
-        ["record", "ask"],
-    )
-    .build()
-    .unwrap();
-    let proxy = McpProxy::new(
-        McpGuard::new(Arc::new(verifier)),
-        &upstream,
-        ["record".to_owned(), "ask".to_owned()].into(),
-        ProxyPolicy::default(),
-    );
-    let (client_io, proxy_io) = tokio::io::duplex(1 << 16);
-    let (proxy_in, proxy_out) = tokio::io::split(proxy_io);
-    tokio::spawn(proxy::serve_stdio(
-        proxy,
-        proxy_in,
-        proxy_out,
-        GateLimits::default(),
-    ));
-    let client = ().serve(client_io).await.unwrap();
+    let (client, _upstream) = in_process_proxy(&s, recorder.clone(), &["record", "ask"]).await;
     let grant = s
         .grant()
         .tool("record", ToolGrant::new().allow_other_args())

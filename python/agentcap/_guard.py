@@ -180,6 +180,20 @@ def _decide(verifier: Verifier, tool: str, holder: Optional[Holder], args: dict)
     return verifier.verify(holder.token_text, call, proof)
 
 
+DENIED_TEXT = "agentcap: call denied (denied)"
+
+
+def _decide_or_denial(verifier: Verifier, tool: str, holder: Optional[Holder], args: dict):
+    """For framework guards that hand the model text: ``(authorized, None)``, or ``(None, the
+    denial text)`` — the generic message and the class, nothing else."""
+    try:
+        return _decide(verifier, tool, holder, args), None
+    except Denied as denied:
+        return None, str(denied)
+    except AgentcapError:
+        return None, DENIED_TEXT
+
+
 def _keywords(fn: Callable[..., Any], name: str, args: tuple, kwargs: dict) -> dict:
     """The call's arguments by name: positional ones bound to ``fn``'s parameters (a tool's
     arguments are a JSON object)."""

@@ -16,10 +16,8 @@ from typing import Any
 from crewai.tools import BaseTool
 from pydantic import ConfigDict, Field
 
-from ._agentcap import AgentcapError, Denied, Verifier
-from ._guard import HolderSource, _decide, _resolve
-
-DENIED = "agentcap: call denied (denied)"
+from ._agentcap import Verifier
+from ._guard import HolderSource, _decide_or_denial, _resolve
 
 
 class GuardedTool(BaseTool):
@@ -33,13 +31,12 @@ class GuardedTool(BaseTool):
     verified_name: str = Field(default="", exclude=True)
 
     def _run(self, **kwargs: Any) -> Any:
-        try:
-            name = self.verified_name or self.name
-            authorized = _decide(self.verifier, name, _resolve(self.holder_source), kwargs)
-        except Denied as denied:
-            return str(denied)
-        except AgentcapError:
-            return DENIED
+        name = self.verified_name or self.name
+        authorized, denial = _decide_or_denial(
+            self.verifier, name, _resolve(self.holder_source), kwargs
+        )
+        if denial is not None:
+            return denial
         return self.inner.run(**authorized.args)
 
 

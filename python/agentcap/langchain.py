@@ -18,8 +18,8 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
 
-from ._agentcap import AgentcapError, Denied, Verifier
-from ._guard import Holder, Holders, _decide, current_holder
+from ._agentcap import Verifier
+from ._guard import Holder, Holders, _decide_or_denial, current_holder
 
 CONFIG_KEY = "agentcap"
 
@@ -44,13 +44,12 @@ class GuardedTool(BaseTool):
     agent: Optional[str] = None
 
     def _decide(self, config: Optional[RunnableConfig], kwargs: dict) -> Any:
-        try:
-            return _decide(self.verifier, self.name, _holder(config, self.agent), kwargs)
-        except Denied as denied:
-            raise ToolException(str(denied)) from None
-        except AgentcapError:
-            # Arguments without one JSON meaning: refused like any other malformed call.
-            raise ToolException("agentcap: call denied (denied)") from None
+        authorized, denial = _decide_or_denial(
+            self.verifier, self.name, _holder(config, self.agent), kwargs
+        )
+        if denial is not None:
+            raise ToolException(denial)
+        return authorized
 
     # `run`/`arun`, never `invoke`: `invoke` would read verified arguments shaped like a tool
     # call (`{"type": "tool_call", "args": …}`) as a call with other, unverified arguments.

@@ -20,8 +20,8 @@ from typing import Any, Optional
 
 from agents import Agent, FunctionTool, RunContextWrapper, handoff
 
-from ._agentcap import AgentcapError, AgentKey, Denied, Verifier
-from ._guard import Holder, Holders, _decide, current_holder
+from ._agentcap import AgentcapError, AgentKey, Verifier
+from ._guard import Holder, Holders, _decide_or_denial, current_holder
 
 
 def _holders(context: Any) -> Any:
@@ -48,15 +48,16 @@ def guard_tool(tool: FunctionTool, verifier: Verifier, agent: Optional[str] = No
     async def on_invoke_tool(ctx: Any, arguments: str) -> Any:
         try:
             args = json.loads(arguments or "{}")
-            if not isinstance(args, dict):
-                raise AgentcapError("arguments must be a JSON object")
-            authorized = await asyncio.to_thread(
-                _decide, verifier, tool.name, _holder(ctx, agent), args
-            )
-        except Denied as denied:
-            return str(denied)
-        except (AgentcapError, ValueError):
-            return "agentcap: call denied (denied)"
+        except ValueError:
+            args = None
+        if not isinstance(args, dict):
+            # Not a JSON object: an audited denial like any unreadable call.
+            return str(verifier.reject_malformed(tool.name, "arguments are not a JSON object"))
+        authorized, denial = await asyncio.to_thread(
+            _decide_or_denial, verifier, tool.name, _holder(ctx, agent), args
+        )
+        if denial is not None:
+            return denial
         return await inner(ctx, json.dumps(authorized.args))
 
     return dataclasses.replace(tool, on_invoke_tool=on_invoke_tool)

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
 use rmcp::ServiceExt;
+use serde::Deserialize as _;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -302,7 +303,8 @@ const STANDARD_REQUESTS: [&str; 20] = [
 /// would end the session; a standard request with malformed params would reach the server's
 /// custom-request path).
 fn typed(value: &Value) -> bool {
-    match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
+    // Deserialised from the borrowed value: no copy of the message on every line.
+    match ClientJsonRpcMessage::deserialize(value) {
         Ok(JsonRpcMessage::Request(r)) => match &r.request {
             ClientRequest::CustomRequest(c) => !STANDARD_REQUESTS.contains(&c.method.as_str()),
             _ => true,
