@@ -21,7 +21,7 @@ use serde_json::json;
 
 fn temp(name: &str) -> PathBuf {
     let dir =
-        std::env::temp_dir().join(format!("agentcap-audit-{}", uuid::Uuid::new_v4().simple()));
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("agentcap-audit-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }

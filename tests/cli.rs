@@ -15,7 +15,7 @@ struct Dir(PathBuf);
 impl Dir {
     fn new() -> Self {
         let d =
-            std::env::temp_dir().join(format!("agentcap-cli-{}", uuid::Uuid::new_v4().simple()));
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("agentcap-cli-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
     }

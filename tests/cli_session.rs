@@ -111,7 +111,7 @@ fn the_worked_session_runs_as_documented() {
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md")).unwrap();
     let text = session(&doc);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "agentcap-session-{}",
         uuid::Uuid::new_v4().simple()
     ));

@@ -260,7 +260,7 @@ fn row(name: &str) -> DenyReason {
         "revoked" | "replayed" | "budget_exhausted" | "rate_limited" | "fan_out_exceeded"
         | "state_unavailable" => state_row(&w, name),
         "audit_unavailable" => {
-            let path = std::env::temp_dir().join(format!(
+            let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
                 "agentcap-deny-{}.jsonl",
                 uuid::Uuid::new_v4().simple()
             ));

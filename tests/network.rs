@@ -114,7 +114,7 @@ fn sybil_five_keys_of_one_principal_count_once() {
 fn decision_records_name_approvals_and_what_was_inherited() {
     use agentcap::audit::{AuditConfig, AuditLog, Event, LogKey};
     let w = World::new();
-    let path = std::env::temp_dir().join(format!(
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "agentcap-dr-{}.jsonl",
         uuid::Uuid::new_v4().simple()
     ));
