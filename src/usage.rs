@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 use crate::decision::{Chain, DenyReason};
 use crate::digest::STATE_DOMAIN;
 use crate::ids::{ExecutorId, ToolName};
-use crate::state::{BudgetUse, FanOutUse, RateUse, StateRequest, StateVerdict};
+use crate::state::{
+    BudgetUse, FanOutUse, LedgerRecord, RateUse, StateRequest, StateVerdict, EXPIRY_GRACE,
+};
 use crate::vocabulary::read::Condition;
 
 pub(crate) struct Inputs<'a> {
@@ -17,11 +19,14 @@ pub(crate) struct Inputs<'a> {
     /// Use conditions by block index: the authority (0), then each delegation block in order.
     pub(crate) conditions: &'a [(usize, Vec<Condition>)],
     pub(crate) revocation_ids: Vec<Vec<u8>>,
+    /// (block, expiry in Unix seconds), in block order.
+    pub(crate) expiries: &'a [(usize, u64)],
     pub(crate) tool: &'a ToolName,
     pub(crate) audience: &'a ExecutorId,
     pub(crate) nonce: [u8; 16],
     pub(crate) now: OffsetDateTime,
     pub(crate) proof_window: Duration,
+    pub(crate) ledger: Option<LedgerRecord>,
 }
 
 /// A domain-separated digest of length-prefixed parts: the keys the store sees.
@@ -35,9 +40,22 @@ fn scope(kind: &str, parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
-pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
+/// When the state counted for `block` may be forgotten (Unix ms): the earliest expiry of the
+/// block and its ancestors (every token containing the block carries them all), plus the grace.
+fn keep_until_ms(expiries: &[(usize, u64)], block: usize) -> i64 {
+    let grace = i64::try_from(EXPIRY_GRACE.as_secs()).unwrap_or(i64::MAX);
+    expiries
+        .iter()
+        .filter(|(b, _)| *b <= block)
+        .map(|(_, at)| i64::try_from(*at).unwrap_or(i64::MAX))
+        .min()
+        .map_or(i64::MAX, |at| at.saturating_add(grace).saturating_mul(1000))
+}
+
+pub(crate) fn state_request(i: Inputs<'_>) -> StateRequest {
     let chain = i.chain;
     let rev = |block: usize| i.revocation_ids.get(block).map_or(&[][..], Vec::as_slice);
+    let keep = |block: usize| keep_until_ms(i.expiries, block);
     let holder = chain.holder().to_bytes();
     let tool = i.tool.as_str().as_bytes();
 
@@ -62,6 +80,7 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
                     scope: scope("fan", &[rev(epoch)]),
                     holder: hop.holder.to_bytes(),
                     max,
+                    keep_until_ms: keep(epoch),
                 });
             }
         }
@@ -74,6 +93,7 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
                     .push(BudgetUse {
                         scope: scope("bud", &[rev(*block), tool]),
                         max: *uses,
+                        keep_until_ms: keep(*block),
                     }),
                 // Per calling agent *key*: agent ids are the delegator's claim, and a holder could
                 // mint fresh ones for its own key; keys are what fan-out bounds.
@@ -102,9 +122,12 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
     // Two identical caps from one block are one cap, not two draws on it.
     budgets.sort_by(|a, b| a.scope.cmp(&b.scope).then(a.max.cmp(&b.max)));
     budgets.dedup_by(|later, first| later.scope == first.scope);
+    let tree: [u8; 32] = scope("tree", &[rev(0)]);
+    let tree_tag: [u8; 16] = std::array::from_fn(|k| tree.get(k).copied().unwrap_or(0));
     StateRequest {
         now_ms: i64::try_from(i.now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
-        revocation_ids: i.revocation_ids.clone(),
+        tree: tree_tag,
+        revocation_ids: i.revocation_ids,
         agent_keys,
         nonce: scope(
             "nonce",
@@ -118,6 +141,7 @@ pub(crate) fn state_request(i: &Inputs<'_>) -> StateRequest {
         fan_out,
         budgets,
         rates,
+        ledger: i.ledger,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::keys::{AgentPublicKey, TrustedRoots};
 use crate::limits::Limits;
 use crate::network;
 use crate::proof::CallProof;
-use crate::state::LedgerEntry;
+use crate::state::{LedgerEntry, LedgerRecord};
 use crate::state::{StateStore, StateVerdict};
 use crate::usage;
 use crate::value::ArgValue;
@@ -375,23 +375,26 @@ impl Verifier {
             approvals,
         )?;
 
-        // Last, the shared state: only a call allowed by everything else may use budget.
-        let request = usage::state_request(&usage::Inputs {
+        // Last, the shared state: only a call allowed by everything else may use budget. The
+        // message a message tool sends is recorded in the same atomic step.
+        let (sent_message, ledger) = self.message_record(call, &chain, &outcome);
+        let request = usage::state_request(usage::Inputs {
             chain: &chain,
             conditions: &verified.plan.conditions,
             revocation_ids: verified.plan.revocation_ids.clone(),
+            expiries: &verified.plan.expiries,
             tool: call.tool(),
             audience: &self.audience,
             nonce: proof.nonce(),
             now,
             proof_window: limits.proof_window,
+            ledger,
         });
         match self.state.decide(&request) {
             Ok(StateVerdict::Allow) => {}
             Ok(verdict) => return Err(usage::deny_reason(verdict)),
             Err(e) => return Err(DenyReason::StateUnavailable(e.0)),
         }
-        let sent_message = self.record_message(call, &chain, &outcome, now)?;
         Ok(Authorized {
             audit_event: None,
             inherited_hop: outcome.inherited.as_ref().map(|e| e.hop),
@@ -406,16 +409,15 @@ impl Verifier {
         })
     }
 
-    /// For a message tool, records the message this allowed call sends in the ledger.
-    fn record_message(
+    /// For a message tool, the message this call sends and what the ledger keeps of it.
+    fn message_record(
         &self,
         call: &ToolCall,
         chain: &Chain,
         outcome: &network::Outcome,
-        now: OffsetDateTime,
-    ) -> Result<Option<Digest>, DenyReason> {
+    ) -> (Option<Digest>, Option<LedgerRecord>) {
         let Some(pointer) = self.network.message_tools.get(call.tool()) else {
-            return Ok(None);
+            return (None, None);
         };
         let digest = match call.args().pointer(pointer) {
             Some(serde_json::Value::String(text)) => Digest::of_message(text.as_bytes()),
@@ -438,11 +440,10 @@ impl Verifier {
             outcome.labels.iter().cloned().collect(),
             path,
         );
-        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        self.state
-            .record(&digest.to_bytes(), &entry, now_ms)
-            .map_err(|e| DenyReason::StateUnavailable(e.0))?;
-        Ok(Some(digest))
+        (
+            Some(digest),
+            Some(LedgerRecord::new(digest.to_bytes(), entry)),
+        )
     }
 
     /// The token read, its proof and signatures checked and its plan compiled — from the cache

@@ -20,8 +20,8 @@ use common::*;
 use serde_json::json;
 
 fn temp(name: &str) -> PathBuf {
-    let dir =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("agentcap-audit-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("agentcap-audit-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }

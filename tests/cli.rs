@@ -14,8 +14,8 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new() -> Self {
-        let d =
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("agentcap-cli-{}", uuid::Uuid::new_v4().simple()));
+        let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("agentcap-cli-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
     }

@@ -388,6 +388,73 @@ fn ledger_records_first_and_looks_up(store: Store) {
 /// The behaviour suite for one backend. `$make` builds a fresh store or panics: a backend that
 /// cannot run fails its tests, never passes them. A backend that needs a server marks its tests
 /// `#[ignore]` (reported as ignored, not passed, by a plain `cargo test`).
+/// A verifier whose `send` tool is a message tool (its `text` is recorded in the ledger).
+fn message_verifier(w: &World, store: Store, clock: Arc<TestClock>) -> Verifier {
+    Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["search", "send"],
+    )
+    .clock(clock)
+    .state(store)
+    .message_tool("send", "text")
+    .build()
+    .unwrap()
+}
+
+/// A token for `search` and `send`, each with a budget, expiring in `hours`.
+fn short_token(w: &World, hours: i64, budget: u64) -> Token {
+    let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(hours))
+        .tool("search", search(Some(budget), Some((100, 60))))
+        .tool("send", ToolGrant::new().allow_other_args().budget(budget))
+        .max_depth(3)
+        .fan_out(4);
+    w.authority.issue(&g.build().unwrap()).unwrap()
+}
+
+fn message_digest(text: &str) -> [u8; 32] {
+    Digest::of_message(text.as_bytes()).to_bytes()
+}
+
+/// The message an allowed call sends is recorded in the same step as its nonce and uses; a
+/// denied call records none (on a single server or in memory; a cluster records the message
+/// first, see `cluster_ledger_record_is_a_ratchet`).
+fn ledger_is_recorded_with_the_call(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = message_verifier(&w, store.clone(), clock.clone());
+    let t = short_token(&w, 2, 1);
+    let ok = call_on(
+        &v,
+        &clock,
+        &w,
+        &t,
+        &w.alice,
+        "send",
+        json!({"text": "hello"}),
+    )
+    .unwrap();
+    assert_eq!(ok.sent_message(), Some(Digest::of_message(b"hello")));
+    let ms = clock.now().unix_timestamp() * 1000;
+    let entry = store.lookup(&message_digest("hello"), ms).unwrap().unwrap();
+    assert_eq!(entry.hop, 1);
+    assert_eq!(entry.path, vec![w.alice.public().to_string()]);
+    // The budget of one is spent: the next message is denied and not recorded.
+    assert_eq!(
+        reason(call_on(
+            &v,
+            &clock,
+            &w,
+            &t,
+            &w.alice,
+            "send",
+            json!({"text": "again"})
+        )),
+        DenyReason::BudgetExhausted
+    );
+    assert_eq!(store.lookup(&message_digest("again"), ms).unwrap(), None);
+}
+
 macro_rules! suite {
     ($prefix:ident, $make:expr $(, #[$meta:meta])*) => {
         mod $prefix {
@@ -432,6 +499,11 @@ macro_rules! suite {
             fn message_ledger() {
                 ledger_records_first_and_looks_up($make);
             }
+            #[test]
+            $(#[$meta])*
+            fn ledger_with_the_call() {
+                ledger_is_recorded_with_the_call($make);
+            }
         }
     };
 }
@@ -441,6 +513,67 @@ fn memory() -> Store {
 }
 
 suite!(memory_store, memory());
+
+/// After every token it counts for has expired, the memory store holds nothing but agent-key
+/// revocations: budgets, rate windows, fan-out sets, nonces, ledger entries and token
+/// revocations are all dropped by a sweep. Before that, a sweep drops nothing that matters.
+#[test]
+fn memory_store_forgets_what_has_expired() {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let store = Arc::new(MemoryStore::new());
+    let v = message_verifier(&w, store.clone(), clock.clone());
+    let t = short_token(&w, 1, 2);
+    let to_bob = w.delegate_to_bob(&t, &Narrowing::new());
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+    assert!(call_on(
+        &v,
+        &clock,
+        &w,
+        &to_bob,
+        &w.bob,
+        "send",
+        json!({"text": "hi"})
+    )
+    .is_ok());
+    let other = short_token(&w, 1, 1);
+    store.revoke_token(&other).unwrap();
+    store
+        .revoke_agent_key(&AgentKey::generate().public().to_bytes())
+        .unwrap();
+    let held = store.entries().unwrap();
+    assert!(
+        held >= 8,
+        "nonces, budgets, rates, fan-out, ledger, revocations: {held}"
+    );
+
+    // A sweep now keeps everything live: the budget still counts, the revocation still holds.
+    let ms = |c: &TestClock| c.now().unix_timestamp() * 1000;
+    store.sweep(ms(&clock)).unwrap();
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+    assert_eq!(
+        reason(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({}))),
+        DenyReason::BudgetExhausted
+    );
+    assert_eq!(
+        reason(call_on(
+            &v,
+            &clock,
+            &w,
+            &other,
+            &w.alice,
+            "search",
+            json!({})
+        )),
+        DenyReason::Revoked
+    );
+    // Past the tokens' expiry, the grace and the ledger's day: only the agent key is left.
+    clock.advance(Duration::hours(1) + Duration::seconds(1));
+    clock.advance(Duration::try_from(state::EXPIRY_GRACE).unwrap());
+    clock.advance(Duration::try_from(state::LEDGER_TTL).unwrap());
+    store.sweep(ms(&clock)).unwrap();
+    assert_eq!(store.entries().unwrap(), 1);
+}
 
 #[test]
 fn memory_store_unavailable_state_denies_with_its_class() {

@@ -11,8 +11,12 @@ use super::{
 };
 
 const SHARDS: usize = 64;
-/// Sweep a shard's expired nonces after this many inserts into it.
+/// Sweep a shard after this many records into it...
 const SWEEP_EVERY: u32 = 256;
+/// ...or when it is written and was last swept this long ago (ms).
+const SWEEP_INTERVAL_MS: i64 = 10_000;
+/// Kept forever.
+const FOREVER: i64 = i64::MAX;
 
 #[derive(Debug, Hash, PartialEq, Eq, Clone)]
 enum Key {
@@ -25,36 +29,99 @@ enum Key {
     Ledger([u8; 32]),
 }
 
+/// One shard. Every entry carries the Unix ms until which it is kept.
 #[derive(Debug, Default)]
 struct Shard {
-    revoked: HashSet<Key>,
+    revoked: HashMap<Key, i64>,
     nonces: HashMap<[u8; 32], i64>,
-    fan: HashMap<[u8; 32], HashSet<[u8; 32]>>,
-    budgets: HashMap<[u8; 32], u64>,
+    fan: HashMap<[u8; 32], (i64, HashSet<[u8; 32]>)>,
+    budgets: HashMap<[u8; 32], (i64, u64)>,
     /// Per window: its length (ms) and the times of the calls inside it.
     rates: HashMap<[u8; 32], (i64, VecDeque<i64>)>,
     ledger: HashMap<[u8; 32], (i64, LedgerEntry)>,
-    inserts: u32,
+    writes: u32,
+    last_sweep_ms: i64,
+}
+
+/// Gives back the memory of a map that has shrunk a lot (a swept map keeps its capacity).
+fn shrink<K, V>(map: &mut HashMap<K, V>)
+where
+    K: Eq + Hash,
+{
+    if map.capacity() > 64 && map.capacity() > map.len().saturating_mul(4) {
+        map.shrink_to(map.len().saturating_mul(2));
+    }
 }
 
 impl Shard {
     fn sweep(&mut self, now_ms: i64) {
-        self.nonces.retain(|_, expires| *expires > now_ms);
-        self.ledger.retain(|_, (expires, _)| *expires > now_ms);
+        self.revoked.retain(|_, until| *until > now_ms);
+        self.nonces.retain(|_, until| *until > now_ms);
+        self.fan.retain(|_, (until, _)| *until > now_ms);
+        self.budgets.retain(|_, (until, _)| *until > now_ms);
+        self.ledger.retain(|_, (until, _)| *until > now_ms);
         // A window's log is kept until its newest call has left the window.
         self.rates.retain(|_, (window, log)| {
             log.back()
                 .is_some_and(|t| *t > now_ms.saturating_sub(*window))
         });
-        self.inserts = 0;
+        shrink(&mut self.revoked);
+        shrink(&mut self.nonces);
+        shrink(&mut self.fan);
+        shrink(&mut self.budgets);
+        shrink(&mut self.ledger);
+        shrink(&mut self.rates);
+        self.writes = 0;
+        self.last_sweep_ms = now_ms;
+    }
+
+    /// Counts a write and sweeps when due.
+    fn wrote(&mut self, now_ms: i64) {
+        self.writes = self.writes.saturating_add(1);
+        if self.writes >= SWEEP_EVERY
+            || now_ms.saturating_sub(self.last_sweep_ms) >= SWEEP_INTERVAL_MS
+        {
+            self.sweep(now_ms);
+        }
+    }
+
+    fn entries(&self) -> usize {
+        self.revoked.len()
+            + self.nonces.len()
+            + self.fan.len()
+            + self.budgets.len()
+            + self.rates.len()
+            + self.ledger.len()
+    }
+
+    fn record_ledger(&mut self, digest: [u8; 32], entry: &LedgerEntry, now_ms: i64) {
+        let until =
+            now_ms.saturating_add(i64::try_from(LEDGER_TTL.as_millis()).unwrap_or(i64::MAX));
+        match self.ledger.get_mut(&digest) {
+            Some((e, existing)) if *e > now_ms => {
+                existing.merge(entry);
+                *e = (*e).max(until);
+            }
+            _ => {
+                self.ledger.insert(digest, (until, entry.clone()));
+            }
+        }
+        self.wrote(now_ms);
     }
 }
 
 /// The default store: a single process's memory, split into 64 independently locked shards so
 /// that concurrent decisions on different tokens do not contend. A decision locks only the
-/// shards its keys fall in, always in ascending order (no deadlock). Nonces expire, rate logs
-/// hold at most `max` timestamps per window, and shards are swept of expired entries as they
-/// are written: memory stays bounded by the live keys. Revocations are kept forever.
+/// shards its keys fall in, always in ascending order (no deadlock).
+///
+/// Everything is forgotten when it can no longer matter: nonces after their TTL, budgets and
+/// fan-out sets when the block that sets them has expired (plus
+/// [`EXPIRY_GRACE`](super::EXPIRY_GRACE)), rate logs once their newest call has left the window,
+/// ledger entries [`LEDGER_TTL`] after their last record, revocations made with
+/// [`Revocations::revoke_token`] or [`Revocations::revoke_id_until`] at their end. Only
+/// revocations by bare id or agent key are kept forever. A shard drops its expired entries when
+/// it is written (every 256 records, or 10 s after its last sweep) and gives back memory of maps
+/// that shrank; [`MemoryStore::sweep`] sweeps every shard at once (for an idle process).
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Vec<Mutex<Shard>>,
@@ -72,6 +139,36 @@ impl MemoryStore {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
+    }
+
+    /// Drops every entry that has expired at `now_ms` (Unix ms) from every shard.
+    ///
+    /// # Errors
+    /// [`StateError`] when a shard's lock was poisoned.
+    pub fn sweep(&self, now_ms: i64) -> Result<(), StateError> {
+        for shard in &self.shards {
+            shard
+                .lock()
+                .map_err(|_| StateError("memory store shard poisoned".to_owned()))?
+                .sweep(now_ms);
+        }
+        Ok(())
+    }
+
+    /// The entries held, expired or not: revocations, nonces, fan-out sets, budgets, rate windows
+    /// and ledger entries.
+    ///
+    /// # Errors
+    /// [`StateError`] when a shard's lock was poisoned.
+    pub fn entries(&self) -> Result<usize, StateError> {
+        let mut n = 0;
+        for shard in &self.shards {
+            n += shard
+                .lock()
+                .map_err(|_| StateError("memory store shard poisoned".to_owned()))?
+                .entries();
+        }
+        Ok(n)
     }
 
     fn shard_of(key: &Key) -> usize {
@@ -100,23 +197,28 @@ impl MemoryStore {
         Ok(guards)
     }
 
-    fn insert_revoked(&self, key: Key) -> Result<(), StateError> {
+    fn insert_revoked(&self, key: Key, until: i64) -> Result<(), StateError> {
         let mut guards = self.lock(std::slice::from_ref(&key))?;
         let shard = guards
             .get_mut(&Self::shard_of(&key))
             .ok_or_else(|| StateError("shard missing".to_owned()))?;
-        shard.revoked.insert(key);
+        let kept = shard.revoked.entry(key).or_insert(until);
+        *kept = (*kept).max(until);
         Ok(())
     }
 }
 
 impl Revocations for MemoryStore {
     fn revoke_id(&self, revocation_id: &[u8]) -> Result<(), StateError> {
-        self.insert_revoked(Key::Revoked(revocation_id.to_vec()))
+        self.insert_revoked(Key::Revoked(revocation_id.to_vec()), FOREVER)
+    }
+
+    fn revoke_id_until(&self, revocation_id: &[u8], keep_until_ms: i64) -> Result<(), StateError> {
+        self.insert_revoked(Key::Revoked(revocation_id.to_vec()), keep_until_ms)
     }
 
     fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError> {
-        self.insert_revoked(Key::RevokedAgent(*key))
+        self.insert_revoked(Key::RevokedAgent(*key), FOREVER)
     }
 }
 
@@ -130,7 +232,7 @@ impl MessageLedger for MemoryStore {
         Ok(shard
             .ledger
             .get(digest)
-            .filter(|(expires, _)| *expires > now_ms)
+            .filter(|(until, _)| *until > now_ms)
             .map(|(_, e)| e.clone()))
     }
 
@@ -142,24 +244,10 @@ impl MessageLedger for MemoryStore {
     ) -> Result<(), StateError> {
         let key = Key::Ledger(*digest);
         let mut guards = self.lock(std::slice::from_ref(&key))?;
-        let shard = guards
+        guards
             .get_mut(&Self::shard_of(&key))
-            .ok_or_else(|| StateError("shard missing".to_owned()))?;
-        let expires =
-            now_ms.saturating_add(i64::try_from(LEDGER_TTL.as_millis()).unwrap_or(i64::MAX));
-        match shard.ledger.get_mut(digest) {
-            Some((e, existing)) => {
-                existing.merge(entry);
-                *e = (*e).max(expires);
-            }
-            None => {
-                shard.ledger.insert(*digest, (expires, entry.clone()));
-            }
-        }
-        shard.inserts += 1;
-        if shard.inserts >= SWEEP_EVERY {
-            shard.sweep(now_ms);
-        }
+            .ok_or_else(|| StateError("shard missing".to_owned()))?
+            .record_ledger(*digest, entry, now_ms);
         Ok(())
     }
 }
@@ -178,9 +266,11 @@ impl StateStore for MemoryStore {
         all.extend(r.fan_out.iter().map(|f| Key::Fan(f.scope)));
         all.extend(r.budgets.iter().map(|b| Key::Budget(b.scope)));
         all.extend(r.rates.iter().map(|w| Key::Rate(w.scope)));
+        all.extend(r.ledger.iter().map(|l| Key::Ledger(l.digest)));
         let mut guards = self.lock(&all)?;
         let missing = || StateError("shard missing".to_owned());
         let now = r.now_ms;
+        let live = |until: i64| until > now;
 
         // Check everything first; record only if all pass.
         for key in &revoked {
@@ -188,7 +278,8 @@ impl StateStore for MemoryStore {
                 .get(&Self::shard_of(key))
                 .ok_or_else(missing)?
                 .revoked
-                .contains(key)
+                .get(key)
+                .is_some_and(|until| live(*until))
             {
                 return Ok(StateVerdict::Revoked);
             }
@@ -199,7 +290,7 @@ impl StateStore for MemoryStore {
             .ok_or_else(missing)?
             .nonces
             .get(&r.nonce)
-            .is_some_and(|expires| *expires > now)
+            .is_some_and(|until| live(*until))
         {
             return Ok(StateVerdict::Replayed);
         }
@@ -207,7 +298,11 @@ impl StateStore for MemoryStore {
             let shard = guards
                 .get(&Self::shard_of(&Key::Fan(f.scope)))
                 .ok_or_else(missing)?;
-            let set = shard.fan.get(&f.scope);
+            let set = shard
+                .fan
+                .get(&f.scope)
+                .filter(|(until, _)| live(*until))
+                .map(|(_, s)| s);
             let known = set.is_some_and(|s| s.contains(&f.holder));
             if !known && set.map_or(0, HashSet::len) >= f.max as usize {
                 return Ok(StateVerdict::FanOutExceeded);
@@ -217,7 +312,12 @@ impl StateStore for MemoryStore {
             let shard = guards
                 .get(&Self::shard_of(&Key::Budget(b.scope)))
                 .ok_or_else(missing)?;
-            if shard.budgets.get(&b.scope).copied().unwrap_or(0) >= b.max {
+            let used = shard
+                .budgets
+                .get(&b.scope)
+                .filter(|(until, _)| live(*until))
+                .map_or(0, |(_, used)| *used);
+            if used >= b.max {
                 return Ok(StateVerdict::BudgetExhausted);
             }
         }
@@ -235,27 +335,36 @@ impl StateStore for MemoryStore {
             }
         }
 
-        // Record.
+        // Record: nothing above can fail from here on, so the call is recorded whole.
         let ttl = i64::try_from(r.nonce_ttl.as_millis()).unwrap_or(i64::MAX);
         {
             let shard = guards.get_mut(&nonce_shard).ok_or_else(missing)?;
             shard.nonces.insert(r.nonce, now.saturating_add(ttl));
-            shard.inserts += 1;
-            if shard.inserts >= SWEEP_EVERY {
-                shard.sweep(now);
-            }
+            shard.wrote(now);
         }
         for f in &r.fan_out {
             let shard = guards
                 .get_mut(&Self::shard_of(&Key::Fan(f.scope)))
                 .ok_or_else(missing)?;
-            shard.fan.entry(f.scope).or_default().insert(f.holder);
+            let (until, set) = shard.fan.entry(f.scope).or_default();
+            if !live(*until) {
+                set.clear();
+            }
+            *until = (*until).max(f.keep_until_ms);
+            set.insert(f.holder);
+            shard.wrote(now);
         }
         for b in &r.budgets {
             let shard = guards
                 .get_mut(&Self::shard_of(&Key::Budget(b.scope)))
                 .ok_or_else(missing)?;
-            *shard.budgets.entry(b.scope).or_insert(0) += 1;
+            let (until, used) = shard.budgets.entry(b.scope).or_default();
+            if !live(*until) {
+                *used = 0;
+            }
+            *until = (*until).max(b.keep_until_ms);
+            *used = used.saturating_add(1);
+            shard.wrote(now);
         }
         for w in &r.rates {
             let shard = guards
@@ -271,6 +380,13 @@ impl StateStore for MemoryStore {
                 log.pop_front();
             }
             log.push_back(now);
+            shard.wrote(now);
+        }
+        if let Some(l) = &r.ledger {
+            guards
+                .get_mut(&Self::shard_of(&Key::Ledger(l.digest)))
+                .ok_or_else(missing)?
+                .record_ledger(l.digest, &l.entry, now);
         }
         Ok(StateVerdict::Allow)
     }

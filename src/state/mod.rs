@@ -16,7 +16,7 @@ mod redis_store;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
-pub use redis_store::{RedisStore, RedisStoreConfig};
+pub use redis_store::{RedisStore, RedisStoreConfig, RedisTopology};
 
 /// One use of a budget: the counter `scope` may reach at most `max`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub struct BudgetUse {
     pub scope: [u8; 32],
     /// The cap.
     pub max: u64,
+    /// When the counter may be forgotten (Unix ms): the capping block's expiry plus
+    /// [`EXPIRY_GRACE`]. No token that counts against it is valid after that.
+    pub keep_until_ms: i64,
 }
 
 /// One use of a rate window: at most `max` calls in any `window` for `scope`.
@@ -52,6 +55,27 @@ pub struct FanOutUse {
     pub holder: [u8; 32],
     /// Distinct holders allowed.
     pub max: u32,
+    /// When the set may be forgotten (Unix ms): the delegation block's expiry plus
+    /// [`EXPIRY_GRACE`].
+    pub keep_until_ms: i64,
+}
+
+/// The message an allowed call of a message tool sends, recorded in the message ledger in the
+/// same atomic step as the call's nonce and uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LedgerRecord {
+    /// The message's digest (`Digest::of_message`).
+    pub digest: [u8; 32],
+    /// What the ledger keeps of it.
+    pub entry: LedgerEntry,
+}
+
+impl LedgerRecord {
+    /// A record of `entry` under `digest`.
+    pub fn new(digest: [u8; 32], entry: LedgerEntry) -> Self {
+        Self { digest, entry }
+    }
 }
 
 /// Everything one decision consults and, when it allows, records.
@@ -60,6 +84,10 @@ pub struct FanOutUse {
 pub struct StateRequest {
     /// The decision time, Unix milliseconds.
     pub now_ms: i64,
+    /// The token tree the call belongs to: a digest of the authority block's revocation id.
+    /// The nonce, fan-out sets, budgets and rate windows of a decision all belong to one tree,
+    /// so a store may place them together (`RedisStore` uses it as the Redis Cluster hash tag).
+    pub tree: [u8; 16],
     /// The revocation id of every block of the token, authority first.
     pub revocation_ids: Vec<Vec<u8>>,
     /// Every agent key of the chain (root holder, each delegator, each new holder).
@@ -74,13 +102,17 @@ pub struct StateRequest {
     pub budgets: Vec<BudgetUse>,
     /// Rate windows to record in.
     pub rates: Vec<RateUse>,
+    /// For a call of a message tool: the message it sends, recorded only if the call is allowed,
+    /// in the same atomic step.
+    pub ledger: Option<LedgerRecord>,
 }
 
 /// The outcome of one decision. Only [`StateVerdict::Allow`] records anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StateVerdict {
-    /// Everything is within bounds; the nonce, fan-out, budget and rate uses were recorded.
+    /// Everything is within bounds; the nonce, fan-out, budget and rate uses and the ledger
+    /// record were recorded.
     Allow,
     /// A block of the token, or an agent key of its chain, is revoked.
     Revoked,
@@ -99,16 +131,53 @@ pub enum StateVerdict {
 #[error("state store unavailable: {0}")]
 pub struct StateError(pub String);
 
-/// Revocation, the operator's side: revocations never expire.
+/// How long past its expiry the state of a token is kept: budgets, fan-out sets and
+/// revocations are dropped this long after the last token they count for has expired. It covers
+/// clock differences between executors and the store (the expiry check uses each verifier's
+/// clock; Redis expires keys on the server's).
+pub const EXPIRY_GRACE: Duration = Duration::from_secs(3600);
+
+/// Revocation, the operator's side.
 pub trait Revocations: Send + Sync {
     /// Revokes a block by its revocation id: every token containing that block (the token it
-    /// identifies and everything attenuated or delegated from it) is denied from now on.
+    /// identifies and everything attenuated or delegated from it) is denied from now on. The
+    /// entry is kept forever (the store cannot know when the block expires); prefer
+    /// [`Revocations::revoke_token`], which forgets it once the token has expired.
     ///
     /// # Errors
     /// [`StateError`] when the store cannot be written.
     fn revoke_id(&self, revocation_id: &[u8]) -> Result<(), StateError>;
 
-    /// Revokes an agent key: every chain in which it is a holder or delegator is denied.
+    /// Revokes a block by its revocation id and keeps the entry until `keep_until_ms` (Unix ms),
+    /// when no token containing the block can be valid any more. A store that cannot expire
+    /// entries keeps it forever (the default).
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be written.
+    fn revoke_id_until(&self, revocation_id: &[u8], keep_until_ms: i64) -> Result<(), StateError> {
+        let _ = keep_until_ms;
+        self.revoke_id(revocation_id)
+    }
+
+    /// Revokes `token` and everything attenuated or delegated from it (its last block), keeping
+    /// the entry until the token's expiry plus [`EXPIRY_GRACE`]: every token derived from it
+    /// expires no later, so the entry is not needed afterwards. To cut the whole tree of a
+    /// grant, revoke the token the authority issued.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store cannot be written, or the token cannot be described.
+    fn revoke_token(&self, token: &crate::Token) -> Result<(), StateError> {
+        let expires = token
+            .describe()
+            .map_err(|e| StateError(format!("token: {e}")))?
+            .expires_at;
+        let ms = i64::try_from(expires.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let grace = i64::try_from(EXPIRY_GRACE.as_millis()).unwrap_or(i64::MAX);
+        self.revoke_id_until(token.id().as_bytes(), ms.saturating_add(grace))
+    }
+
+    /// Revokes an agent key: every chain in which it is a holder or delegator is denied. Kept
+    /// forever (a key does not expire).
     ///
     /// # Errors
     /// [`StateError`] when the store cannot be written.
@@ -174,8 +243,10 @@ pub const LEDGER_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The verifier's side: one atomic decision per call, and the message ledger.
 pub trait StateStore: Revocations + MessageLedger {
     /// Checks revocation, replay, fan-out, budgets and rate windows for one call and, only if
-    /// every one passes, records the nonce and every use — atomically with respect to every
-    /// other decision on the same store.
+    /// every one passes, records the nonce, every use and the ledger record — atomically with
+    /// respect to every other decision on the same store. What is recorded is forgotten when it
+    /// can no longer matter: nonces after their TTL, uses at their `keep_until_ms`, rate entries
+    /// once out of their window, ledger entries [`LEDGER_TTL`] after their last record.
     ///
     /// # Errors
     /// [`StateError`] when the store cannot be consulted; the verifier then denies.

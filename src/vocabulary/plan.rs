@@ -169,7 +169,7 @@ struct ToolPlan {
 pub(crate) struct Plan {
     tools: HashMap<ToolName, ToolPlan>,
     /// (block, expiry in Unix seconds), in block order.
-    expiries: Vec<(usize, u64)>,
+    pub(crate) expiries: Vec<(usize, u64)>,
     /// Use conditions of the authority (block 0) and of each delegation block, in order (a
     /// delegation without conditions has an empty list: fan-out counts hops by position).
     pub(crate) conditions: Vec<(usize, Vec<Condition>)>,

@@ -251,3 +251,69 @@ fn child_worker(spec_path: &str) {
     });
     println!("ALLOWED={allowed}");
 }
+
+/// Every key the store writes expires with what it counts, except agent-key revocations and
+/// revocations by bare id (which the store cannot date): budgets and fan-out sets at the token's
+/// expiry plus the grace, revocations made with `revoke_token` likewise, nonces, rate windows
+/// and ledger entries by their TTLs.
+#[test]
+#[ignore = "needs a Redis server: run with -- --include-ignored"]
+fn redis_keys_expire_with_what_they_count() {
+    let server = Server::start();
+    let prefix = format!("ttl{}:", uuid::Uuid::new_v4().simple());
+    let store = server.store(&prefix);
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let v = message_verifier(&w, store.clone(), clock.clone());
+    let t = short_token(&w, 1, 2);
+    let to_bob = w.delegate_to_bob(&t, &Narrowing::new());
+    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
+    assert!(call_on(
+        &v,
+        &clock,
+        &w,
+        &to_bob,
+        &w.bob,
+        "send",
+        json!({"text": "hi"})
+    )
+    .is_ok());
+    let other = short_token(&w, 1, 1);
+    store.revoke_token(&other).unwrap();
+    // A revocation by bare id is kept forever, and a later dated one does not shorten it.
+    store.revoke_id(to_bob.id().as_bytes()).unwrap();
+    store.revoke_token(&to_bob).unwrap();
+    store
+        .revoke_agent_key(&AgentKey::generate().public().to_bytes())
+        .unwrap();
+
+    let expiry_ms = (now() + Duration::hours(1)).unix_timestamp() * 1000;
+    let grace_ms = i64::try_from(state::EXPIRY_GRACE.as_millis()).unwrap();
+    let client = redis::Client::open(server.url.as_str()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut con)
+        .unwrap();
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for key in &keys {
+        let at: i64 = redis::cmd("PEXPIRETIME").arg(key).query(&mut con).unwrap();
+        let kind = key.rsplit(':').nth(1).unwrap().to_owned();
+        *kinds.entry(kind.clone()).or_default() += 1;
+        match kind.as_str() {
+            "revk" => assert_eq!(at, -1, "{key}"),
+            "rev" if key.ends_with(&hex::encode(to_bob.id().as_bytes())) => {
+                assert_eq!(at, -1, "{key}")
+            }
+            "rev" | "bud" | "fan" => {
+                // The token's expiry (whole seconds) plus the grace.
+                assert!((at - expiry_ms - grace_ms).abs() <= 1000, "{key}: {at}");
+            }
+            "nonce" | "rate" | "ledger" => assert!(at > 0, "{key}: {at}"),
+            other => panic!("unexpected key kind {other} in {key}"),
+        }
+    }
+    for kind in ["revk", "rev", "bud", "fan", "nonce", "rate", "ledger"] {
+        assert!(kinds.contains_key(kind), "no {kind} key among {keys:?}");
+    }
+}
