@@ -626,6 +626,10 @@ fn memory_store_unavailable_state_denies_with_its_class() {
 #[path = "state_redis/backend.rs"]
 mod redis_backend;
 
+#[cfg(feature = "redis")]
+#[path = "state_redis/cluster.rs"]
+mod redis_cluster;
+
 /// A budget or a rate window counts the calls of the tool that sets it, and no other.
 #[test]
 fn use_limits_count_only_their_own_tool() {
