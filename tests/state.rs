@@ -627,6 +627,10 @@ fn memory_store_unavailable_state_denies_with_its_class() {
 mod redis_backend;
 
 #[cfg(feature = "redis")]
+#[path = "state_redis/faults.rs"]
+mod redis_faults;
+
+#[cfg(feature = "redis")]
 #[path = "state_redis/cluster.rs"]
 mod redis_cluster;
 

@@ -6,7 +6,7 @@
 //! while different trees spread over the cluster. Revocations and ledger entries are keyed by
 //! what names them (a revocation id, an agent key, a message digest) and spread too.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -278,8 +278,13 @@ impl Lua {
 pub struct RedisStore {
     backend: Backend,
     config: RedisStoreConfig,
-    pool: Vec<Mutex<Option<Conn>>>,
+    /// Pooled connections, each with the epoch it was opened in.
+    pool: Vec<Mutex<Option<(u64, Conn)>>>,
     next: AtomicUsize,
+    /// Bumped on every failure: a connection opened before the last failure is replaced before
+    /// its next use (a dropped or restarted server broke it too), so one failure costs one call,
+    /// not one per pooled connection.
+    epoch: AtomicU64,
     decide: Lua,
     record: Lua,
     revoke: Lua,
@@ -340,6 +345,7 @@ impl RedisStore {
             config,
             pool,
             next: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
             decide: Lua::new(format!("{LEDGER_LUA}{DECIDE_LUA}")),
             record: Lua::new(format!("{LEDGER_LUA}{RECORD_LUA}")),
             revoke: Lua::new(REVOKE_LUA.to_owned()),
@@ -401,16 +407,26 @@ impl RedisStore {
         let mut slot = slot
             .lock()
             .map_err(|_| StateError("redis pool slot poisoned".to_owned()))?;
-        if slot.is_none() {
-            *slot = Some(self.connect()?);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if slot.as_ref().is_none_or(|(opened, _)| *opened < epoch) {
+            *slot = None;
+            match self.connect() {
+                Ok(con) => *slot = Some((epoch, con)),
+                Err(e) => {
+                    self.epoch.fetch_add(1, Ordering::AcqRel);
+                    return Err(e);
+                }
+            }
         }
-        let con = slot
+        let (_, con) = slot
             .as_mut()
             .ok_or_else(|| StateError("no connection".to_owned()))?;
         let result = f(con);
         if result.is_err() {
-            // The connection may be half-broken: open a fresh one next time.
+            // The connection may be half-broken: open a fresh one next time, and have every
+            // other pooled connection replaced before its next use.
             *slot = None;
+            self.epoch.fetch_add(1, Ordering::AcqRel);
         }
         result
     }

@@ -66,6 +66,9 @@ impl Server {
                 "",
                 "--appendonly",
                 "no",
+                // The fault tests slow the server down with DEBUG SLEEP.
+                "--enable-debug-command",
+                "local",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -88,6 +91,10 @@ impl Server {
         false
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Kills the server (as a crash would).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -99,6 +106,14 @@ impl Server {
     /// Starts it again on the same port.
     pub fn restart(&mut self) {
         assert!(self.spawn(), "redis-server restarts");
+    }
+
+    /// A store with one pooled connection and `timeout`.
+    pub fn store_with(&self, url: &str, prefix: &str, timeout: StdDuration) -> Arc<RedisStore> {
+        let mut config = RedisStoreConfig::new(url).prefix(prefix);
+        config.pool_size = 1;
+        config.timeout = timeout;
+        Arc::new(RedisStore::new(config).unwrap())
     }
 
     pub fn store(&self, prefix: &str) -> Arc<RedisStore> {
