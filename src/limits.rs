@@ -27,6 +27,10 @@ pub struct Limits {
     /// How far the issuer's clock may run ahead of the holder's: a proof dated more than this
     /// before its token's issue time is refused (`ProofBeforeToken`). Defaults to 5 s.
     pub clock_skew: Duration,
+    /// How long past a block's expiry the state it counts (budgets, fan-out sets) is kept before
+    /// the store may forget it. Covers clock differences between executors and the store.
+    /// Defaults to [`EXPIRY_GRACE`](crate::state::EXPIRY_GRACE) (1 h).
+    pub state_grace: Duration,
 }
 
 impl Default for Limits {
@@ -39,6 +43,7 @@ impl Default for Limits {
             max_args_values: 1024,
             proof_window: Duration::from_secs(60),
             clock_skew: Duration::from_secs(5),
+            state_grace: crate::state::EXPIRY_GRACE,
         }
     }
 }

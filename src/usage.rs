@@ -9,9 +9,7 @@ use time::OffsetDateTime;
 use crate::decision::{Chain, DenyReason};
 use crate::digest::STATE_DOMAIN;
 use crate::ids::{ExecutorId, ToolName};
-use crate::state::{
-    BudgetUse, FanOutUse, LedgerRecord, RateUse, StateRequest, StateVerdict, EXPIRY_GRACE,
-};
+use crate::state::{BudgetUse, FanOutUse, LedgerRecord, RateUse, StateRequest, StateVerdict};
 use crate::vocabulary::read::Condition;
 
 pub(crate) struct Inputs<'a> {
@@ -26,6 +24,7 @@ pub(crate) struct Inputs<'a> {
     pub(crate) nonce: [u8; 16],
     pub(crate) now: OffsetDateTime,
     pub(crate) proof_window: Duration,
+    pub(crate) grace: Duration,
     pub(crate) ledger: Option<LedgerRecord>,
 }
 
@@ -41,9 +40,10 @@ fn scope(kind: &str, parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// When the state counted for `block` may be forgotten (Unix ms): the earliest expiry of the
-/// block and its ancestors (every token containing the block carries them all), plus the grace.
-fn keep_until_ms(expiries: &[(usize, u64)], block: usize) -> i64 {
-    let grace = i64::try_from(EXPIRY_GRACE.as_secs()).unwrap_or(i64::MAX);
+/// block and its ancestors (every token containing the block carries them all), plus the grace
+/// (`Limits::state_grace`).
+fn keep_until_ms(expiries: &[(usize, u64)], block: usize, grace: Duration) -> i64 {
+    let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
     expiries
         .iter()
         .filter(|(b, _)| *b <= block)
@@ -55,7 +55,7 @@ fn keep_until_ms(expiries: &[(usize, u64)], block: usize) -> i64 {
 pub(crate) fn state_request(i: Inputs<'_>) -> StateRequest {
     let chain = i.chain;
     let rev = |block: usize| i.revocation_ids.get(block).map_or(&[][..], Vec::as_slice);
-    let keep = |block: usize| keep_until_ms(i.expiries, block);
+    let keep = |block: usize| keep_until_ms(i.expiries, block, i.grace);
     let holder = chain.holder().to_bytes();
     let tool = i.tool.as_str().as_bytes();
 

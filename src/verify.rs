@@ -388,6 +388,7 @@ impl Verifier {
             nonce: proof.nonce(),
             now,
             proof_window: limits.proof_window,
+            grace: limits.state_grace,
             ledger,
         });
         match self.state.decide(&request) {

@@ -376,7 +376,11 @@ impl AuditLog {
             let seq = w.seq;
             w.since_checkpoint += 1;
             if w.since_checkpoint >= self.config.checkpoint_every.max(1) {
-                self.checkpoint_locked(&mut w, false)?;
+                // The record is written whole: a checkpoint that fails after it (disk full)
+                // poisons the log for later appends, but this record stands and is synced
+                // below, so its caller is told the truth. A torn checkpoint line is dropped
+                // when the log is reopened.
+                let _ = self.checkpoint_locked(&mut w, false);
             }
             (id, seq)
         };

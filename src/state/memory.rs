@@ -48,7 +48,11 @@ fn shrink<K, V>(map: &mut HashMap<K, V>)
 where
     K: Eq + Hash,
 {
-    if map.capacity() > 64 && map.capacity() > map.len().saturating_mul(4) {
+    if map.is_empty() {
+        if map.capacity() > 0 {
+            *map = HashMap::new();
+        }
+    } else if map.capacity() > 64 && map.capacity() > map.len().saturating_mul(4) {
         map.shrink_to(map.len().saturating_mul(2));
     }
 }

@@ -51,7 +51,10 @@ fn bench(c: &mut Criterion) {
     let file = dir.join("data/a.txt");
     std::fs::write(&file, "x".repeat(1024)).unwrap();
 
-    let authority = Authority::new(AuthorityId::new("bench").unwrap(), AuthorityKey::generate(1));
+    let authority = Authority::new(
+        AuthorityId::new("bench").unwrap(),
+        AuthorityKey::generate(1),
+    );
     let agent = AgentKey::generate();
     let grant = Grant::builder(
         AgentId::random(),
@@ -123,8 +126,14 @@ fn bench(c: &mut Criterion) {
         })
     });
     for (name, client) in [
-        ("through agentcap mcp-proxy, audit fsync per record", &proxied),
-        ("through agentcap mcp-proxy, no audit log", &proxied_no_audit),
+        (
+            "through agentcap mcp-proxy, audit fsync per record",
+            &proxied,
+        ),
+        (
+            "through agentcap mcp-proxy, no audit log",
+            &proxied_no_audit,
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter_batched(

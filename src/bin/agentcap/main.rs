@@ -694,6 +694,8 @@ mod redis_check {
             probe.budgets.clear();
             probe.rates.clear();
             probe.fan_out.clear();
+            // The message ledger is judged locally too: the probe records no message in Redis.
+            probe.ledger = None;
             match self.redis.decide(&probe)? {
                 StateVerdict::Revoked => Ok(StateVerdict::Revoked),
                 _ => self.local.decide(request),
