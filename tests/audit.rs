@@ -614,3 +614,44 @@ fn a_malformed_call_is_recorded_without_control_characters() {
     assert_eq!(decision.tool.chars().count(), 128);
     assert!(!decision.detail.unwrap().contains('\n'));
 }
+
+/// Anchored checkpoints: the log's checkpoint coverage is also kept in a store off the host, so
+/// a log cut back past an anchored checkpoint — which still verifies on its own — is detected.
+#[test]
+fn audit_anchored_checkpoints_detect_a_cut() {
+    let store = Arc::new(agentcap::state::MemoryStore::new());
+    let path = temp("anchored.jsonl");
+    let key = LogKey::generate();
+    let public = key.public();
+    let config = AuditConfig::default()
+        .with_checkpoint_every(5)
+        .with_anchor(store.clone());
+    let log = AuditLog::create(&path, key, config).unwrap();
+    let (a, b) = (AgentId::random(), AgentId::random());
+    for i in 0..12u8 {
+        log.record_message(a, b, Digest::of_message(&[i]), None, &[])
+            .unwrap();
+    }
+    use agentcap::audit::CheckpointAnchor;
+    let anchored = store.anchored(&public).unwrap();
+    // open + 4 messages + checkpoint, 5 more + checkpoint: 12 records covered.
+    assert_eq!(anchored, 12);
+    assert!(audit::verify_anchored(&path, &public, store.as_ref()).is_ok());
+
+    // Cut the log back to its first checkpoint: on its own it still verifies...
+    let kept: Vec<String> = lines(&path).into_iter().take(6).collect();
+    write_lines(&path, &kept);
+    let alone = audit::verify_file(&path, &public).unwrap();
+    assert_eq!(alone.checkpointed, 6);
+    // ...but not against the anchor.
+    assert_eq!(
+        audit::verify_anchored(&path, &public, store.as_ref()),
+        Err(LogFailure::Truncated {
+            records: 6,
+            expected: 12
+        })
+    );
+    // An anchor never moves back.
+    store.anchor(&public, 3).unwrap();
+    assert_eq!(store.anchored(&public).unwrap(), 12);
+}

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand_core::OsRng;
@@ -96,6 +96,10 @@ pub enum Durability {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AuditConfig {
+    /// Opt-in: where each signed checkpoint's coverage is also written, off this host, so that
+    /// a log cut back past it is detected ([`verify_anchored`](super::verify_anchored)).
+    /// Defaults to none.
+    pub anchor: Option<std::sync::Arc<dyn super::CheckpointAnchor>>,
     /// A signed checkpoint every this many records. Defaults to 100.
     pub checkpoint_every: u32,
     /// Defaults to [`Durability::EveryRecord`].
@@ -108,6 +112,7 @@ pub struct AuditConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
+            anchor: None,
             checkpoint_every: 100,
             durability: Durability::EveryRecord,
             keep_args: BTreeMap::new(),
@@ -125,6 +130,12 @@ impl AuditConfig {
     /// Uses `durability`.
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Anchors every checkpoint in `anchor` (e.g. the shared `RedisStore`).
+    pub fn with_anchor(mut self, anchor: std::sync::Arc<dyn super::CheckpointAnchor>) -> Self {
+        self.anchor = Some(anchor);
         self
     }
 
@@ -167,12 +178,12 @@ struct Writer {
     failed: bool,
 }
 
-/// The group commit: which records are durable, and the handle that syncs them.
+/// The group commit's state: which records are durable, and whether a sync is under way.
 struct Syncer {
-    /// A second handle on the log file: `fsync` through it needs no writer lock.
-    file: File,
     /// Every record with a sequence number below this is on disk.
     durable: u64,
+    /// A thread is syncing now (the leader); the others wait on `synced`.
+    syncing: bool,
     failed: bool,
 }
 
@@ -189,6 +200,10 @@ pub struct AuditLog {
     /// Records written so far (the next sequence number), published after each write.
     written: AtomicU64,
     syncer: Mutex<Syncer>,
+    /// Signalled after every sync: waiters whose record it covered return together.
+    synced: Condvar,
+    /// A second handle on the log file: `fsync` through it needs neither lock.
+    sync_file: File,
 }
 
 impl fmt::Debug for AuditLog {
@@ -225,10 +240,12 @@ impl AuditLog {
             writer: Mutex::new(w),
             written: AtomicU64::new(seq),
             syncer: Mutex::new(Syncer {
-                file: sync_handle,
                 durable: seq,
+                syncing: false,
                 failed: false,
             }),
+            synced: Condvar::new(),
+            sync_file: sync_handle,
             path,
             config,
             key,
@@ -390,28 +407,45 @@ impl AuditLog {
         Ok(id)
     }
 
-    /// The group commit: returns once every record below `seq` is on disk. The first thread to
-    /// get here syncs everything written so far, outside the append lock, while others keep
-    /// appending; a thread whose record was covered by that `fsync` returns without one.
+    /// The group commit: returns once every record below `seq` is on disk. If no sync is under
+    /// way, this thread leads one: it syncs everything written so far, outside every lock, while
+    /// others keep appending and wait; then all whose records it covered return at once, and
+    /// one of the rest leads the next. Each `fsync` thus covers every record written while the
+    /// previous one ran.
     fn make_durable(&self, seq: u64) -> Result<(), AuditError> {
         let mut s = self.syncer.lock().map_err(|_| AuditError::Poisoned)?;
-        if s.failed {
-            return Err(AuditError::Poisoned);
-        }
-        if s.durable >= seq {
-            return Ok(());
-        }
-        // Everything below `target` was written before this sync starts.
-        let target = self.written.load(Ordering::Acquire);
-        if let Err(e) = s.file.sync_data() {
-            s.failed = true;
-            if let Ok(mut w) = self.writer.lock() {
-                w.failed = true;
+        loop {
+            if s.failed {
+                return Err(AuditError::Poisoned);
             }
-            return Err(AuditError::Io(e));
+            if s.durable >= seq {
+                return Ok(());
+            }
+            if s.syncing {
+                s = self.synced.wait(s).map_err(|_| AuditError::Poisoned)?;
+                continue;
+            }
+            s.syncing = true;
+            // Everything below `target` was written before this sync starts.
+            let target = self.written.load(Ordering::Acquire);
+            drop(s);
+            let result = self.sync_file.sync_data();
+            s = self.syncer.lock().map_err(|_| AuditError::Poisoned)?;
+            s.syncing = false;
+            match result {
+                Ok(()) => s.durable = s.durable.max(target),
+                Err(e) => {
+                    s.failed = true;
+                    self.synced.notify_all();
+                    drop(s);
+                    if let Ok(mut w) = self.writer.lock() {
+                        w.failed = true;
+                    }
+                    return Err(AuditError::Io(e));
+                }
+            }
+            self.synced.notify_all();
         }
-        s.durable = s.durable.max(target);
-        Ok(())
     }
 
     /// Writes a signed checkpoint now.
@@ -451,6 +485,14 @@ impl AuditLog {
             true,
         )?;
         w.since_checkpoint = 0;
+        // The checkpoint is on disk (written with a sync): anchor its coverage. A failure here
+        // does not fail the record (the log itself is intact and durable); it is reported, and
+        // the next checkpoint anchors a higher coverage.
+        if let Some(anchor) = &self.config.anchor {
+            if let Err(e) = anchor.anchor(&self.key.public(), w.seq) {
+                tracing::error!(agentcap.audit_error = %e, "checkpoint not anchored");
+            }
+        }
         Ok(())
     }
 

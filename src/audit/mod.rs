@@ -5,11 +5,13 @@
 //! [`verify_file`] checks a log; [`trace`] reconstructs root → agents → causes → messages for
 //! a decision. See `docs/audit.md` for the format and what verification proves.
 
+mod anchor;
 mod event;
 mod log;
 mod trace;
 mod verify;
 
+pub use anchor::{verify_anchored, CheckpointAnchor};
 pub use event::{DecisionRecord, Event, HopRecord, Record};
 pub(crate) use log::hop_record;
 pub use log::{AuditConfig, AuditError, AuditLog, Durability, LogKey, LogPublicKey};

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::audit::{CheckpointAnchor, LogPublicKey};
+
 use super::{
     LedgerEntry, MessageLedger, Revocations, StateError, StateRequest, StateStore, StateVerdict,
     LEDGER_TTL,
@@ -129,6 +131,8 @@ impl Shard {
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Vec<Mutex<Shard>>,
+    /// Checkpoint anchors of audit logs (by log key): the highest coverage each was given.
+    anchors: Mutex<HashMap<String, u64>>,
 }
 
 impl Default for MemoryStore {
@@ -142,6 +146,7 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            anchors: Mutex::new(HashMap::new()),
         }
     }
 
@@ -393,5 +398,25 @@ impl StateStore for MemoryStore {
                 .record_ledger(l.digest, &l.entry, now);
         }
         Ok(StateVerdict::Allow)
+    }
+}
+
+impl CheckpointAnchor for MemoryStore {
+    fn anchor(&self, log: &LogPublicKey, checkpointed: u64) -> Result<(), String> {
+        let mut anchors = self
+            .anchors
+            .lock()
+            .map_err(|_| "anchors poisoned".to_owned())?;
+        let kept = anchors.entry(log.to_string()).or_insert(0);
+        *kept = (*kept).max(checkpointed);
+        Ok(())
+    }
+
+    fn anchored(&self, log: &LogPublicKey) -> Result<u64, String> {
+        let anchors = self
+            .anchors
+            .lock()
+            .map_err(|_| "anchors poisoned".to_owned())?;
+        Ok(anchors.get(&log.to_string()).copied().unwrap_or(0))
     }
 }

@@ -31,6 +31,17 @@ pub struct BudgetUse {
     pub keep_until_ms: i64,
 }
 
+impl BudgetUse {
+    /// A use of the counter `scope`, capped at `max`, kept until `keep_until_ms`.
+    pub fn new(scope: [u8; 32], max: u64, keep_until_ms: i64) -> Self {
+        Self {
+            scope,
+            max,
+            keep_until_ms,
+        }
+    }
+}
+
 /// One use of a rate window: at most `max` calls in any `window` for `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -42,6 +53,13 @@ pub struct RateUse {
     pub max: u32,
     /// The sliding window's length.
     pub window: Duration,
+}
+
+impl RateUse {
+    /// A use of the window `scope`: at most `max` calls per `window`.
+    pub fn new(scope: [u8; 32], max: u32, window: Duration) -> Self {
+        Self { scope, max, window }
+    }
 }
 
 /// One delegation counted against a fan-out cap: `holder` joins the set `scope`, which may hold
@@ -105,6 +123,25 @@ pub struct StateRequest {
     /// For a call of a message tool: the message it sends, recorded only if the call is allowed,
     /// in the same atomic step.
     pub ledger: Option<LedgerRecord>,
+}
+
+impl StateRequest {
+    /// A request with no revocation ids, agent keys, uses or ledger record; push those onto its
+    /// public fields. The verifier builds its own; this is for testing and benchmarking a store.
+    pub fn new(now_ms: i64, tree: [u8; 16], nonce: [u8; 32], nonce_ttl: Duration) -> Self {
+        Self {
+            now_ms,
+            tree,
+            revocation_ids: Vec::new(),
+            agent_keys: Vec::new(),
+            nonce,
+            nonce_ttl,
+            fan_out: Vec::new(),
+            budgets: Vec::new(),
+            rates: Vec::new(),
+            ledger: None,
+        }
+    }
 }
 
 /// The outcome of one decision. Only [`StateVerdict::Allow`] records anything.

@@ -14,6 +14,8 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Client, Cmd, Connection, ConnectionLike, Script, Value};
 
+use crate::audit::{CheckpointAnchor, LogPublicKey};
+
 use super::{
     LedgerEntry, LedgerRecord, MessageLedger, Revocations, StateError, StateRequest, StateStore,
     StateVerdict, LEDGER_TTL,
@@ -132,6 +134,13 @@ local cur = redis.call('PEXPIRETIME', KEYS[1])
 if cur == -1 then return 'ok' end
 if cur > keep then keep = cur end
 redis.call('SET', KEYS[1], '1', 'PXAT', keep)
+return 'ok'
+"#;
+
+/// A checkpoint anchor: keeps the highest coverage it was given.
+const ANCHOR_LUA: &str = r#"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
 return 'ok'
 "#;
 
@@ -288,6 +297,7 @@ pub struct RedisStore {
     decide: Lua,
     record: Lua,
     revoke: Lua,
+    anchor: Lua,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -349,6 +359,7 @@ impl RedisStore {
             decide: Lua::new(format!("{LEDGER_LUA}{DECIDE_LUA}")),
             record: Lua::new(format!("{LEDGER_LUA}{RECORD_LUA}")),
             revoke: Lua::new(REVOKE_LUA.to_owned()),
+            anchor: Lua::new(ANCHOR_LUA.to_owned()),
         })
     }
 
@@ -611,5 +622,30 @@ impl StateStore for RedisStore {
             }
             Ok(verdict)
         })
+    }
+}
+
+impl CheckpointAnchor for RedisStore {
+    fn anchor(&self, log: &LogPublicKey, checkpointed: u64) -> Result<(), String> {
+        let key = self.key("anchor", log.to_string().as_bytes());
+        self.with_connection(|con| {
+            self.anchor
+                .run(
+                    con,
+                    std::slice::from_ref(&key),
+                    &[checkpointed.to_string().into_bytes()],
+                )
+                .map_err(err)?;
+            self.replicated(con, &key)
+        })
+        .map_err(|e| e.0)
+    }
+
+    fn anchored(&self, log: &LogPublicKey) -> Result<u64, String> {
+        let key = self.key("anchor", log.to_string().as_bytes());
+        let value: Option<u64> = self
+            .with_connection(|con| redis::cmd("GET").arg(&key).query(con.like()).map_err(err))
+            .map_err(|e| e.0)?;
+        Ok(value.unwrap_or(0))
     }
 }

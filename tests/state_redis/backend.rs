@@ -332,3 +332,48 @@ fn redis_keys_expire_with_what_they_count() {
         assert!(kinds.contains_key(kind), "no {kind} key among {keys:?}");
     }
 }
+
+/// The Redis store as a checkpoint anchor for an audit log: the coverage of each checkpoint is
+/// kept, never moves back, and exposes a log cut back past it.
+#[test]
+#[ignore = "needs a Redis server: run with -- --include-ignored"]
+fn redis_anchors_audit_checkpoints() {
+    use agentcap::audit::{self, AuditConfig, AuditLog, CheckpointAnchor, LogFailure, LogKey};
+    let server = Server::start();
+    let store = server.store(&format!("anchor{}:", uuid::Uuid::new_v4().simple()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "agentcap-anchor-{}.jsonl",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let key = LogKey::generate();
+    let public = key.public();
+    let log = AuditLog::create(
+        &path,
+        key,
+        AuditConfig::default()
+            .with_checkpoint_every(3)
+            .with_anchor(store.clone()),
+    )
+    .unwrap();
+    let (a, b) = (AgentId::random(), AgentId::random());
+    for i in 0..7u8 {
+        log.record_message(a, b, Digest::of_message(&[i]), None, &[])
+            .unwrap();
+    }
+    log.close().unwrap();
+    let report = audit::verify_anchored(&path, &public, store.as_ref()).unwrap();
+    assert!(report.closed);
+    assert_eq!(store.anchored(&public).unwrap(), report.records);
+    store.anchor(&public, 1).unwrap();
+    assert_eq!(store.anchored(&public).unwrap(), report.records);
+    // Drop the closing checkpoint: the file alone verifies (not closed); the anchor refuses it.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, format!("{}\n", kept[..kept.len() - 1].join("\n"))).unwrap();
+    assert!(audit::verify_file(&path, &public).is_ok());
+    assert!(matches!(
+        audit::verify_anchored(&path, &public, store.as_ref()),
+        Err(LogFailure::Truncated { .. })
+    ));
+    let _ = std::fs::remove_file(&path);
+}
