@@ -270,6 +270,9 @@ pub enum DenyReason {
     RateLimited,
     /// The state store could not be consulted.
     StateUnavailable(String),
+    /// A single-use approval the call counted was already spent by an earlier call (retryable
+    /// with fresh approvals).
+    ApprovalSpent,
     /// The call needs approvals from more distinct principals (retryable once they approve).
     NeedsApproval {
         /// Distinct principals that approved.
@@ -304,7 +307,9 @@ impl DenyReason {
             DenyReason::StateUnavailable(_) | DenyReason::AuditUnavailable(_) => {
                 DenyClass::StateUnavailable
             }
-            DenyReason::NeedsApproval { .. } => DenyClass::NeedsApproval,
+            DenyReason::NeedsApproval { .. } | DenyReason::ApprovalSpent => {
+                DenyClass::NeedsApproval
+            }
             _ => DenyClass::Denied,
         }
     }
@@ -348,6 +353,7 @@ impl DenyReason {
             DenyReason::StateUnavailable(_) => "state_unavailable",
             DenyReason::AuditUnavailable(_) => "audit_unavailable",
             DenyReason::NeedsApproval { .. } => "needs_approval",
+            DenyReason::ApprovalSpent => "approval_spent",
             DenyReason::TierTooLow => "tier_too_low",
             DenyReason::LabelNotAccepted => "label_not_accepted",
             DenyReason::HopLimitExceeded { .. } => "hop_limit_exceeded",

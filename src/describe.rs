@@ -58,6 +58,8 @@ pub struct TokenDescription {
     pub max_hops: Option<u32>,
     /// Per tool, the most approvals any block requires.
     pub approvals: BTreeMap<ToolName, u32>,
+    /// Tools whose approvals are single-use (any block says so).
+    pub single_use_approvals: BTreeSet<ToolName>,
     /// Data labels delegations recorded as seen: every call of this token carries them.
     pub seen_labels: BTreeSet<String>,
     /// What each block says, authority first.
@@ -127,6 +129,7 @@ impl TokenDescription {
         let mut fan_out: Option<u32> = None;
         let mut max_hops: Option<u32> = None;
         let mut approvals: BTreeMap<ToolName, u32> = BTreeMap::new();
+        let mut single_use_approvals: BTreeSet<ToolName> = BTreeSet::new();
         let mut seen_labels: BTreeSet<String> = BTreeSet::new();
         let mut summaries = Vec::new();
         for (index, block) in blocks.iter().enumerate() {
@@ -205,6 +208,9 @@ impl TokenDescription {
                         *a = (*a).max(*principals);
                     }
                     Condition::FanOut(k) => fan_out = Some(fan_out.map_or(*k, |f| f.min(*k))),
+                    Condition::SingleUseApprovals { tool } => {
+                        single_use_approvals.insert(tool.clone());
+                    }
                     _ => {}
                 }
             }
@@ -238,6 +244,7 @@ impl TokenDescription {
             fan_out,
             max_hops,
             approvals,
+            single_use_approvals,
             seen_labels,
             blocks: summaries,
         })
@@ -259,6 +266,7 @@ fn limit_row(c: &Condition) -> Option<(String, String, i64, i64)> {
         }
         Condition::MinTier { tool, tier } => row("tier", tool, i64::from(*tier), 0),
         Condition::AcceptedLabels { tool, .. } => row("lblp", tool, 0, 0),
+        Condition::SingleUseApprovals { tool } => row("appr1", tool, 0, 0),
         Condition::FanOut(k) => Some(("fan".to_owned(), String::new(), i64::from(*k), 0)),
         Condition::MaxHops(h) => Some(("hop".to_owned(), String::new(), i64::from(*h), 0)),
         Condition::Seen(_) => None,

@@ -92,6 +92,9 @@ pub struct UseLimits {
     /// Approvals from this many distinct principals let a call carry labels outside
     /// `accepted_labels`; without it such a call is denied.
     pub label_approvals: Option<u32>,
+    /// Approvals of this tool count only if single-use (`Approval::sign_once`): each is spent
+    /// with the call it approves, in the same atomic state step.
+    pub single_use_approvals: bool,
 }
 
 impl UseLimits {
@@ -102,6 +105,7 @@ impl UseLimits {
             && self.min_tier.is_none()
             && self.accepted_labels.is_none()
             && self.label_approvals.is_none()
+            && !self.single_use_approvals
     }
 
     fn validate(&self, tool: &ToolName) -> Result<(), Error> {
@@ -157,6 +161,14 @@ impl ToolGrant {
     /// registry (keys of the requesting chain never count).
     pub fn approvals(mut self, principals: u32) -> Self {
         self.limits.approvals = Some(principals);
+        self
+    }
+
+    /// Makes the tool's approvals single-use: only approvals made with `Approval::sign_once`
+    /// count, each at most once (it is spent, with its own nonce, in the same atomic step as the
+    /// call), and only until its own expiry.
+    pub fn single_use_approvals(mut self) -> Self {
+        self.limits.single_use_approvals = true;
         self
     }
 
@@ -444,6 +456,16 @@ impl Narrowing {
     pub fn approvals(mut self, tool: &str, principals: u32) -> Self {
         match ToolName::new(tool) {
             Ok(t) => self.limits.entry(t).or_default().approvals = Some(principals),
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Makes the approvals of `tool` single-use (delegation only); see
+    /// [`ToolGrant::single_use_approvals`].
+    pub fn single_use_approvals(mut self, tool: &str) -> Self {
+        match ToolName::new(tool) {
+            Ok(t) => self.limits.entry(t).or_default().single_use_approvals = true,
             Err(e) => self.invalid = Some(e.to_string()),
         }
         self

@@ -18,6 +18,8 @@ use crate::vocabulary::read::Condition;
 pub(crate) struct Conditions {
     approvals: u32,
     label_approvals: u32,
+    /// Some block makes this tool's approvals single-use.
+    single_use_approvals: bool,
     min_tier: Option<u32>,
     /// The labels every block with a label policy for this tool accepts (intersection).
     accepted: Option<BTreeSet<String>>,
@@ -40,6 +42,9 @@ impl Conditions {
                         tool: t,
                         principals,
                     } if t == tool => c.label_approvals = c.label_approvals.max(*principals),
+                    Condition::SingleUseApprovals { tool: t } if t == tool => {
+                        c.single_use_approvals = true
+                    }
                     Condition::MinTier { tool: t, tier } if t == tool => {
                         c.min_tier = Some(c.min_tier.unwrap_or(0).max(*tier))
                     }
@@ -84,6 +89,9 @@ pub(crate) struct Outcome {
     pub(crate) inherited: Option<LedgerEntry>,
     /// The principals whose approvals were counted (empty when the tool needs none).
     pub(crate) approved_by: Vec<String>,
+    /// The single-use approvals counted, to be spent with the call: (approver key, nonce,
+    /// expiry in Unix seconds).
+    pub(crate) spend: Vec<crate::approval::Spend>,
 }
 
 pub(crate) fn check(
@@ -136,6 +144,7 @@ pub(crate) fn check(
         .is_some_and(|acc| labels.iter().any(|l| !acc.contains(l)));
     let mut need = conditions.approvals;
     let mut approved_by = Vec::new();
+    let mut spend = Vec::new();
     if label_violation {
         // A label the tool does not accept passes only with the label approvals.
         if conditions.label_approvals == 0 {
@@ -148,9 +157,15 @@ pub(crate) fn check(
         let mut excluded: BTreeSet<[u8; 32]> =
             chain.hops.iter().map(|h| h.holder.to_bytes()).collect();
         excluded.insert(chain.root_holder.to_bytes());
-        let principals =
-            ctx.approvers
-                .count(approvals, &excluded, ctx.audience, token_id, call_digest);
+        let (principals, counted_once) = ctx.approvers.count(
+            approvals,
+            &excluded,
+            ctx.audience,
+            token_id,
+            call_digest,
+            ctx.now_ms.div_euclid(1000),
+            conditions.single_use_approvals,
+        );
         if principals.len() < need as usize {
             return Err(DenyReason::NeedsApproval {
                 have: u32::try_from(principals.len()).unwrap_or(u32::MAX),
@@ -158,10 +173,12 @@ pub(crate) fn check(
             });
         }
         approved_by = principals.into_iter().collect();
+        spend = counted_once;
     }
     Ok(Outcome {
         labels,
         inherited,
         approved_by,
+        spend,
     })
 }

@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 use crate::decision::{Chain, DenyReason};
 use crate::digest::STATE_DOMAIN;
 use crate::ids::{ExecutorId, ToolName};
-use crate::state::{BudgetUse, FanOutUse, LedgerRecord, RateUse, StateRequest, StateVerdict};
+use crate::state::{
+    ApprovalUse, BudgetUse, FanOutUse, LedgerRecord, RateUse, StateRequest, StateVerdict,
+};
 use crate::vocabulary::read::Condition;
 
 pub(crate) struct Inputs<'a> {
@@ -26,6 +28,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) proof_window: Duration,
     pub(crate) grace: Duration,
     pub(crate) ledger: Option<LedgerRecord>,
+    /// Single-use approvals counted: (approver key, nonce, expiry in Unix seconds).
+    pub(crate) spend: &'a [crate::approval::Spend],
 }
 
 /// A domain-separated digest of length-prefixed parts: the keys the store sees.
@@ -43,13 +47,21 @@ fn scope(kind: &str, parts: &[&[u8]]) -> [u8; 32] {
 /// block and its ancestors (every token containing the block carries them all), plus the grace
 /// (`Limits::state_grace`).
 fn keep_until_ms(expiries: &[(usize, u64)], block: usize, grace: Duration) -> i64 {
-    let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
     expiries
         .iter()
         .filter(|(b, _)| *b <= block)
         .map(|(_, at)| i64::try_from(*at).unwrap_or(i64::MAX))
         .min()
-        .map_or(i64::MAX, |at| at.saturating_add(grace).saturating_mul(1000))
+        .map_or(i64::MAX, |at| after_expiry_ms(at, grace))
+}
+
+/// The first millisecond at which something valid through second `at` (inclusive: a token or
+/// approval is accepted while `now ≤ at` in whole seconds) plus `grace` may be forgotten.
+pub(crate) fn after_expiry_ms(at: i64, grace: Duration) -> i64 {
+    let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    at.saturating_add(1)
+        .saturating_mul(1000)
+        .saturating_add(grace)
 }
 
 pub(crate) fn state_request(i: Inputs<'_>) -> StateRequest {
@@ -141,6 +153,14 @@ pub(crate) fn state_request(i: Inputs<'_>) -> StateRequest {
         fan_out,
         budgets,
         rates,
+        approvals: i
+            .spend
+            .iter()
+            .map(|(key, nonce, expires)| ApprovalUse {
+                scope: scope("approval", &[key, nonce]),
+                keep_until_ms: after_expiry_ms(*expires, i.grace),
+            })
+            .collect(),
         ledger: i.ledger,
     }
 }
@@ -152,6 +172,7 @@ pub(crate) fn deny_reason(verdict: StateVerdict) -> DenyReason {
         StateVerdict::FanOutExceeded => DenyReason::FanOutExceeded,
         StateVerdict::BudgetExhausted => DenyReason::BudgetExhausted,
         StateVerdict::RateLimited => DenyReason::RateLimited,
+        StateVerdict::ApprovalSpent => DenyReason::ApprovalSpent,
         // Allow never reaches here; an unknown future verdict is a denial.
         _ => DenyReason::Internal("unexpected state verdict".to_owned()),
     }

@@ -390,6 +390,7 @@ impl Verifier {
             proof_window: limits.proof_window,
             grace: limits.state_grace,
             ledger,
+            spend: &outcome.spend,
         });
         match self.state.decide(&request) {
             Ok(StateVerdict::Allow) => {}

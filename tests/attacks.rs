@@ -1442,3 +1442,59 @@ fn attack_shell_command_injection() {
         assert!(run(c).is_err(), "{c:?} passed");
     }
 }
+
+/// A block after the authority in signature version 0 is refused: its signature would not cover
+/// the previous block's, so it could be lifted onto another token with the same last block id
+/// (and a proof for one would verify for the other). Here the attenuation block is re-signed,
+/// correctly, in version 0 with the key the authority block hands on.
+#[test]
+fn attack_version_0_block_after_the_authority_is_refused() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE;
+    let w = World::new();
+    let root = w.token();
+    let narrowed = two_blocks_from(&root);
+    let decode = |t: &Token| {
+        schema::Biscuit::decode(b64.decode(t.to_base64().unwrap()).unwrap().as_slice()).unwrap()
+    };
+    let root_c = decode(&root);
+    let Some(schema::proof::Content::NextSecret(secret)) = root_c.proof.content.clone() else {
+        panic!("the root token carries its next secret");
+    };
+    let signer =
+        ed25519_dalek::SigningKey::from_bytes(&<[u8; 32]>::try_from(secret.as_slice()).unwrap());
+    let text = edit(&narrowed.to_base64().unwrap(), |c| {
+        let block = &mut c.blocks[0];
+        let mut message = block.block.clone();
+        message.extend_from_slice(&0i32.to_le_bytes());
+        message.extend_from_slice(&block.next_key.key);
+        use ed25519_dalek::Signer;
+        block.signature = signer.sign(&message).to_bytes().to_vec();
+        block.version = Some(0);
+    });
+    assert_eq!(
+        deny(&w, &w.verifier(), &text, &w.alice, "search", json!({})),
+        DenyReason::MalformedToken
+    );
+    // The same token with its version-1 block verifies.
+    assert!(w
+        .verifier()
+        .verify(
+            &narrowed.to_base64().unwrap(),
+            &ToolCall::new("search", json!({})).unwrap(),
+            &CallProof::sign(
+                &w.alice,
+                &narrowed,
+                &w.executor,
+                &ToolCall::new("search", json!({})).unwrap(),
+                now()
+            )
+            .unwrap()
+        )
+        .is_ok());
+}
+
+fn two_blocks_from(t: &Token) -> Token {
+    t.attenuate(&Narrowing::new().only_tools(["read_file", "search"]))
+        .unwrap()
+}

@@ -282,6 +282,45 @@ fn row(name: &str) -> DenyReason {
         }
         "needs_approval" | "tier_too_low" | "label_not_accepted" | "hop_limit_exceeded"
         | "loop_detected" => network_row(&w, name),
+        "approval_spent" => {
+            let reviewer = AgentKey::generate();
+            let v = Verifier::builder(
+                w.executor.clone(),
+                w.authority.key().public().into(),
+                ["search"],
+            )
+            .clock(Arc::new(FixedClock(now())))
+            .approvers(ApproverRegistry::new().with(reviewer.public(), "reviewer"))
+            .build()
+            .unwrap();
+            let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1)).tool(
+                "search",
+                ToolGrant::new()
+                    .allow_other_args()
+                    .approvals(1)
+                    .single_use_approvals(),
+            );
+            let t = w.authority.issue(&g.build().unwrap()).unwrap();
+            let call = ToolCall::new("search", json!({})).unwrap();
+            let approval = Approval::sign_once(
+                &reviewer,
+                &w.executor,
+                &t.id(),
+                call.digest().unwrap(),
+                now() + Duration::minutes(5),
+            );
+            let run = || {
+                let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+                v.verify_with_approvals(
+                    &t.to_base64().unwrap(),
+                    &call,
+                    &proof,
+                    std::slice::from_ref(&approval),
+                )
+            };
+            assert!(run().is_ok());
+            reason(run())
+        }
         other => panic!("no row for {other}"),
     }
 }
@@ -459,6 +498,7 @@ fn every_deny_reason_is_produced_through_the_public_api() {
         "state_unavailable",
         "audit_unavailable",
         "needs_approval",
+        "approval_spent",
         "tier_too_low",
         "label_not_accepted",
         "hop_limit_exceeded",
@@ -472,7 +512,7 @@ fn every_deny_reason_is_produced_through_the_public_api() {
         assert_eq!(json["code"], name, "row `{name}`: {json}");
         let class = match name {
             "state_unavailable" | "audit_unavailable" => DenyClass::StateUnavailable,
-            "needs_approval" => DenyClass::NeedsApproval,
+            "needs_approval" | "approval_spent" => DenyClass::NeedsApproval,
             _ => DenyClass::Denied,
         };
         assert_eq!(got.class(), class, "row `{name}`");

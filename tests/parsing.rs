@@ -252,4 +252,34 @@ fn approval_text_parses_strictly_and_round_trips() {
         }
         assert!(Approval::from_base64(&bad).is_err(), "{what}: {bad}");
     }
+
+    // The single-use form: version 2, the key, a 16-byte nonce, the expiry, the signature.
+    let expires = now() + time::Duration::minutes(10);
+    let once = Approval::sign_once(
+        &w.bob,
+        &w.executor,
+        &token.id(),
+        call.digest().unwrap(),
+        expires,
+    );
+    let text = once.to_base64();
+    assert_eq!(text.len(), 162); // 121 bytes
+    let back = Approval::from_base64(&text).unwrap();
+    assert_eq!(back, once);
+    assert!(back.is_single_use());
+    assert_eq!(back.expires_at(), Some(expires));
+    let bytes = b64.decode(&text).unwrap();
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = bytes.clone();
+        f(&mut b);
+        b64.encode(b)
+    };
+    for (what, bad) in [
+        ("version 1 at 121 bytes", with(&|b| b[0] = 1)),
+        ("version 3", with(&|b| b[0] = 3)),
+        ("truncated", with(&|b| b.truncate(120))),
+        ("trailing byte", with(&|b| b.push(0))),
+    ] {
+        assert!(Approval::from_base64(&bad).is_err(), "{what}: {bad}");
+    }
 }

@@ -383,11 +383,21 @@ fn ledger_records_first_and_looks_up(store: Store) {
         vec!["a".into(), "b".into()],
     );
     assert_eq!(store.lookup(&d, now).unwrap(), Some(merged));
+    // A longer path does not replace the stored one: every key that sent the text stays (loop
+    // detection looks for the caller's key in it).
+    store
+        .record(
+            &d,
+            &LedgerEntry::new(3, vec![], vec!["x".into(), "b".into(), "z".into()]),
+            now + 2,
+        )
+        .unwrap();
+    assert_eq!(
+        store.lookup(&d, now).unwrap().unwrap().path,
+        vec!["a", "b", "x", "z"]
+    );
 }
 
-/// The behaviour suite for one backend. `$make` builds a fresh store or panics: a backend that
-/// cannot run fails its tests, never passes them. A backend that needs a server marks its tests
-/// `#[ignore]` (reported as ignored, not passed, by a plain `cargo test`).
 /// A verifier whose `send` tool is a message tool (its `text` is recorded in the ledger).
 fn message_verifier(w: &World, store: Store, clock: Arc<TestClock>) -> Verifier {
     Verifier::builder(
@@ -416,9 +426,8 @@ fn message_digest(text: &str) -> [u8; 32] {
     Digest::of_message(text.as_bytes()).to_bytes()
 }
 
-/// The message an allowed call sends is recorded in the same step as its nonce and uses; a
-/// denied call records none (on a single server or in memory; a cluster records the message
-/// first, see `cluster_ledger_record_is_a_ratchet`).
+/// The message an allowed call sends is recorded in the same step as its nonce and uses (on a
+/// cluster, right after it); a denied call records none.
 fn ledger_is_recorded_with_the_call(store: Store) {
     let w = World::new();
     let clock = TestClock::at(now());
@@ -455,6 +464,121 @@ fn ledger_is_recorded_with_the_call(store: Store) {
     assert_eq!(store.lookup(&message_digest("again"), ms).unwrap(), None);
 }
 
+/// Single-use approvals: counted once, spent with the call in the same atomic step; a denied
+/// call spends nothing; reusable approvals do not count for such a tool; expired ones and ones
+/// that would live longer than a day do not count.
+fn single_use_approvals_are_spent_once(store: Store) {
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let reviewer = AgentKey::generate();
+    let legal = AgentKey::generate();
+    let v = Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["search", "publish"],
+    )
+    .clock(clock.clone())
+    .state(store)
+    .approvers(
+        ApproverRegistry::new()
+            .with(reviewer.public(), "reviewer")
+            .with(legal.public(), "legal"),
+    )
+    .build()
+    .unwrap();
+    let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(2))
+        .tool(
+            "publish",
+            ToolGrant::new()
+                .allow_other_args()
+                .approvals(1)
+                .single_use_approvals(),
+        )
+        .tool("search", ToolGrant::new().allow_other_args().approvals(1));
+    let t = w.authority.issue(&g.build().unwrap()).unwrap();
+    assert!(t
+        .describe()
+        .unwrap()
+        .single_use_approvals
+        .contains(&ToolName::new("publish").unwrap()));
+    let text = t.to_base64().unwrap();
+    let call = ToolCall::new("publish", json!({"post": "release notes"})).unwrap();
+    let digest = call.digest().unwrap();
+    let run = |call: &ToolCall, approvals: &[Approval]| {
+        let proof = CallProof::sign(&w.alice, &t, &w.executor, call, clock.now()).unwrap();
+        v.verify_with_approvals(&text, call, &proof, approvals)
+    };
+    let once = |key: &AgentKey, life: Duration| {
+        Approval::sign_once(key, &w.executor, &t.id(), digest, clock.now() + life)
+    };
+
+    // A reusable approval does not count for a single-use tool.
+    let reusable = Approval::sign(&reviewer, &w.executor, &t.id(), digest);
+    assert!(matches!(
+        reason(run(&call, std::slice::from_ref(&reusable))),
+        DenyReason::NeedsApproval { have: 0, need: 1 }
+    ));
+    // Expired, or signed to live longer than a day: not counted.
+    let expired = once(&reviewer, Duration::seconds(-1));
+    let too_long = once(&reviewer, Duration::hours(25));
+    for a in [&expired, &too_long] {
+        assert!(matches!(
+            reason(run(&call, std::slice::from_ref(a))),
+            DenyReason::NeedsApproval { have: 0, .. }
+        ));
+    }
+    // A replayed proof is denied before the approval is spent...
+    let a = once(&reviewer, Duration::minutes(10));
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, clock.now()).unwrap();
+    assert!(v
+        .verify_with_approvals(&text, &call, &proof, std::slice::from_ref(&a))
+        .is_ok());
+    assert_eq!(
+        reason(v.verify_with_approvals(&text, &call, &proof, std::slice::from_ref(&a))),
+        DenyReason::Replayed
+    );
+    // ...and a fresh proof with the spent approval is denied, class NeedsApproval.
+    let d = run(&call, std::slice::from_ref(&a)).unwrap_err();
+    assert_eq!(d.operator_reason(), &DenyReason::ApprovalSpent);
+    assert_eq!(d.class(), DenyClass::NeedsApproval);
+    // A spent approval among fresh ones still denies: every counted one must be unspent.
+    let b = once(&legal, Duration::minutes(10));
+    assert_eq!(
+        reason(run(&call, &[a.clone(), b.clone()])),
+        DenyReason::ApprovalSpent
+    );
+    // The denial spent nothing: `b` alone still counts, once.
+    assert!(run(&call, std::slice::from_ref(&b)).is_ok());
+    assert_eq!(
+        reason(run(&call, std::slice::from_ref(&b))),
+        DenyReason::ApprovalSpent
+    );
+
+    // On a tool whose approvals are reusable, a single-use approval is still spent once, and a
+    // reusable one counts again and again.
+    let search = ToolCall::new("search", json!({"q": "x"})).unwrap();
+    let sd = search.digest().unwrap();
+    let one = Approval::sign_once(
+        &reviewer,
+        &w.executor,
+        &t.id(),
+        sd,
+        clock.now() + Duration::minutes(5),
+    );
+    assert!(run(&search, std::slice::from_ref(&one)).is_ok());
+    assert_eq!(
+        reason(run(&search, std::slice::from_ref(&one))),
+        DenyReason::ApprovalSpent
+    );
+    let many = Approval::sign(&reviewer, &w.executor, &t.id(), sd);
+    for _ in 0..3 {
+        assert!(run(&search, std::slice::from_ref(&many)).is_ok());
+    }
+}
+
+/// The behaviour suite for one backend. `$make` builds a fresh store or panics: a backend that
+/// cannot run fails its tests, never passes them. A backend that needs a server marks its tests
+/// `#[ignore]` (reported as ignored, not passed, by a plain `cargo test`).
 macro_rules! suite {
     ($prefix:ident, $make:expr $(, #[$meta:meta])*) => {
         mod $prefix {
@@ -503,6 +627,11 @@ macro_rules! suite {
             $(#[$meta])*
             fn ledger_with_the_call() {
                 ledger_is_recorded_with_the_call($make);
+            }
+            #[test]
+            $(#[$meta])*
+            fn single_use_approvals() {
+                single_use_approvals_are_spent_once($make);
             }
         }
     };

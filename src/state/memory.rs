@@ -29,6 +29,7 @@ enum Key {
     Budget([u8; 32]),
     Rate([u8; 32]),
     Ledger([u8; 32]),
+    Approval([u8; 32]),
 }
 
 /// One shard. Every entry carries the Unix ms until which it is kept.
@@ -41,6 +42,8 @@ struct Shard {
     /// Per window: its length (ms) and the times of the calls inside it.
     rates: HashMap<[u8; 32], (i64, VecDeque<i64>)>,
     ledger: HashMap<[u8; 32], (i64, LedgerEntry)>,
+    /// Spent single-use approvals.
+    spent: HashMap<[u8; 32], i64>,
     writes: u32,
     last_sweep_ms: i64,
 }
@@ -66,6 +69,7 @@ impl Shard {
         self.fan.retain(|_, (until, _)| *until > now_ms);
         self.budgets.retain(|_, (until, _)| *until > now_ms);
         self.ledger.retain(|_, (until, _)| *until > now_ms);
+        self.spent.retain(|_, until| *until > now_ms);
         // A window's log is kept until its newest call has left the window.
         self.rates.retain(|_, (window, log)| {
             log.back()
@@ -77,6 +81,7 @@ impl Shard {
         shrink(&mut self.budgets);
         shrink(&mut self.ledger);
         shrink(&mut self.rates);
+        shrink(&mut self.spent);
         self.writes = 0;
         self.last_sweep_ms = now_ms;
     }
@@ -98,6 +103,7 @@ impl Shard {
             + self.budgets.len()
             + self.rates.len()
             + self.ledger.len()
+            + self.spent.len()
     }
 
     fn record_ledger(&mut self, digest: [u8; 32], entry: &LedgerEntry, now_ms: i64) {
@@ -275,6 +281,7 @@ impl StateStore for MemoryStore {
         all.extend(r.fan_out.iter().map(|f| Key::Fan(f.scope)));
         all.extend(r.budgets.iter().map(|b| Key::Budget(b.scope)));
         all.extend(r.rates.iter().map(|w| Key::Rate(w.scope)));
+        all.extend(r.approvals.iter().map(|a| Key::Approval(a.scope)));
         all.extend(r.ledger.iter().map(|l| Key::Ledger(l.digest)));
         let mut guards = self.lock(&all)?;
         let missing = || StateError("shard missing".to_owned());
@@ -302,6 +309,17 @@ impl StateStore for MemoryStore {
             .is_some_and(|until| live(*until))
         {
             return Ok(StateVerdict::Replayed);
+        }
+        for a in &r.approvals {
+            if guards
+                .get(&Self::shard_of(&Key::Approval(a.scope)))
+                .ok_or_else(missing)?
+                .spent
+                .get(&a.scope)
+                .is_some_and(|until| live(*until))
+            {
+                return Ok(StateVerdict::ApprovalSpent);
+            }
         }
         for f in &r.fan_out {
             let shard = guards
@@ -389,6 +407,13 @@ impl StateStore for MemoryStore {
                 log.pop_front();
             }
             log.push_back(now);
+            shard.wrote(now);
+        }
+        for a in &r.approvals {
+            let shard = guards
+                .get_mut(&Self::shard_of(&Key::Approval(a.scope)))
+                .ok_or_else(missing)?;
+            shard.spent.insert(a.scope, a.keep_until_ms);
             shard.wrote(now);
         }
         if let Some(l) = &r.ledger {

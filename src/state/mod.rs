@@ -78,6 +78,26 @@ pub struct FanOutUse {
     pub keep_until_ms: i64,
 }
 
+/// A single-use approval the call spends: allowed only if it was never spent before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApprovalUse {
+    /// Its key (a digest of the approver key and the approval's nonce).
+    pub scope: [u8; 32],
+    /// When it may be forgotten (Unix ms): the approval's expiry plus the grace.
+    pub keep_until_ms: i64,
+}
+
+impl ApprovalUse {
+    /// A spend of the approval `scope`, remembered until `keep_until_ms`.
+    pub fn new(scope: [u8; 32], keep_until_ms: i64) -> Self {
+        Self {
+            scope,
+            keep_until_ms,
+        }
+    }
+}
+
 /// The message an allowed call of a message tool sends, recorded in the message ledger in the
 /// same atomic step as the call's nonce and uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +140,8 @@ pub struct StateRequest {
     pub budgets: Vec<BudgetUse>,
     /// Rate windows to record in.
     pub rates: Vec<RateUse>,
+    /// Single-use approvals to spend.
+    pub approvals: Vec<ApprovalUse>,
     /// For a call of a message tool: the message it sends, recorded only if the call is allowed,
     /// in the same atomic step.
     pub ledger: Option<LedgerRecord>,
@@ -139,6 +161,7 @@ impl StateRequest {
             fan_out: Vec::new(),
             budgets: Vec::new(),
             rates: Vec::new(),
+            approvals: Vec::new(),
             ledger: None,
         }
     }
@@ -161,6 +184,8 @@ pub enum StateVerdict {
     BudgetExhausted,
     /// A rate window is full.
     RateLimited,
+    /// A single-use approval was already spent.
+    ApprovalSpent,
 }
 
 /// The store could not be consulted (a denial with class `StateUnavailable`).
@@ -208,9 +233,10 @@ pub trait Revocations: Send + Sync {
             .describe()
             .map_err(|e| StateError(format!("token: {e}")))?
             .expires_at;
-        let ms = i64::try_from(expires.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        let grace = i64::try_from(EXPIRY_GRACE.as_millis()).unwrap_or(i64::MAX);
-        self.revoke_id_until(token.id().as_bytes(), ms.saturating_add(grace))
+        self.revoke_id_until(
+            token.id().as_bytes(),
+            crate::usage::after_expiry_ms(expires.unix_timestamp(), EXPIRY_GRACE),
+        )
     }
 
     /// Revokes an agent key: every chain in which it is a holder or delegator is denied. Kept
@@ -230,7 +256,8 @@ pub struct LedgerEntry {
     pub hop: u32,
     /// The labels of the sending call, its cause's included: they travel with the message.
     pub labels: Vec<String>,
-    /// The keys (`ed25519/<hex>`) that sent a message on this chain, origin first, sender last.
+    /// The keys (`ed25519/<hex>`) that sent a message on this chain, origin first, sender last
+    /// (when the same text was sent on several chains, the union of their keys).
     pub path: Vec<String>,
 }
 
@@ -241,7 +268,8 @@ impl LedgerEntry {
     }
 
     /// Merges another record of the same message into this one: never lowers the hop, never
-    /// drops a label, keeps the longer path.
+    /// drops a label, never drops a key from the path (the other's keys not yet in it are
+    /// appended in their order), so loop detection sees every key that sent this text.
     pub fn merge(&mut self, other: &LedgerEntry) {
         self.hop = self.hop.max(other.hop);
         for l in &other.labels {
@@ -250,8 +278,10 @@ impl LedgerEntry {
             }
         }
         self.labels.sort();
-        if other.path.len() > self.path.len() {
-            self.path = other.path.clone();
+        for k in &other.path {
+            if !self.path.contains(k) {
+                self.path.push(k.clone());
+            }
         }
     }
 }
@@ -266,7 +296,7 @@ pub trait MessageLedger: Send + Sync {
     fn lookup(&self, digest: &[u8; 32], now_ms: i64) -> Result<Option<LedgerEntry>, StateError>;
 
     /// Records a sent message. If the digest is already recorded (the same text sent again),
-    /// the entries merge as a ratchet: the higher hop, the union of labels, the longer path.
+    /// the entries merge as a ratchet: the higher hop, the union of labels, the union of paths.
     ///
     /// # Errors
     /// [`StateError`] when the store cannot be written.

@@ -22,7 +22,7 @@ use super::{
 };
 
 /// Merges a ledger entry into the JSON stored at `key` (the ratchet of `LedgerEntry::merge`):
-/// the higher hop, the union of labels (sorted), the longer path. Strings are JSON-encoded one
+/// the higher hop, the union of labels (sorted), the union of paths (stored keys first). Strings are JSON-encoded one
 /// by one (`cjson` would write an empty list as `{}`).
 const LEDGER_LUA: &str = r#"
 local function ledger(key, hop, labels, path, ttl)
@@ -38,9 +38,15 @@ local function ledger(key, hop, labels, path, ttl)
           if type(l) == 'string' and not seen[l] then seen[l] = true; table.insert(labels, l) end
         end
       end
-      if type(old.path) == 'table' and #old.path > #path then
-        path = {}
-        for _, p in ipairs(old.path) do if type(p) == 'string' then table.insert(path, p) end end
+      if type(old.path) == 'table' then
+        local merged, have = {}, {}
+        for _, p in ipairs(old.path) do
+          if type(p) == 'string' and not have[p] then have[p] = true; table.insert(merged, p) end
+        end
+        for _, p in ipairs(path) do
+          if not have[p] then have[p] = true; table.insert(merged, p) end
+        end
+        path = merged
       end
     end
   end
@@ -64,13 +70,19 @@ end
 "#;
 
 /// The decision. KEYS: revoked ids and agent keys, the nonce, fan-out sets, budget counters, rate
-/// windows, then the ledger key if any. ARGV: the counts (revoked, fan-out, budgets, rates,
-/// ledger), the time, the nonce TTL, then per fan-out (holder, max, keep-until), per budget (max,
-/// keep-until), per rate (max, window ms, member), then the ledger record (hop, TTL, labels,
-/// path).
+/// windows, spent approvals, then the ledger key if any. ARGV: the counts (revoked, fan-out,
+/// budgets, rates, ledger), the time, the nonce TTL, the count of approvals, then per fan-out
+/// (holder, max, keep-until), per budget (max, keep-until), per rate (max, window ms, member),
+/// per approval (keep-until), then the ledger record (hop, TTL, labels, path).
 const DECIDE_LUA: &str = r#"
+-- Sets a key's expiry to `keep` (Unix ms) unless it already lasts longer: an executor with a
+-- shorter grace never shortens what another recorded. A key just created has none (-1).
+local function extend(key, keep)
+  local cur = redis.call('PEXPIRETIME', key)
+  if cur == -1 or cur < tonumber(keep) then redis.call('PEXPIREAT', key, keep) end
+end
 local nrev, nfan, nbud, nrate, nled = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local now, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, ttl, nappr = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local k = 1
 for i = 1, nrev do
   if redis.call('EXISTS', KEYS[k]) == 1 then return 'revoked' end
@@ -79,9 +91,13 @@ end
 local nonce = KEYS[k]
 k = k + 1
 if redis.call('EXISTS', nonce) == 1 then return 'replayed' end
-local a = 8
+local a = 9
 local fan0, bud0 = k, k + nfan
 local rate0 = bud0 + nbud
+local appr0 = rate0 + nrate
+for i = 0, nappr - 1 do
+  if redis.call('EXISTS', KEYS[appr0 + i]) == 1 then return 'approval_spent' end
+end
 for i = 0, nfan - 1 do
   local key, holder, max = KEYS[fan0 + i], ARGV[a + 3 * i], tonumber(ARGV[a + 3 * i + 1])
   if redis.call('SISMEMBER', key, holder) == 0 and redis.call('SCARD', key) >= max then return 'fan_out' end
@@ -100,20 +116,24 @@ end
 redis.call('SET', nonce, '1', 'PX', ttl)
 for i = 0, nfan - 1 do
   redis.call('SADD', KEYS[fan0 + i], ARGV[a + 3 * i])
-  redis.call('PEXPIREAT', KEYS[fan0 + i], ARGV[a + 3 * i + 2])
+  extend(KEYS[fan0 + i], ARGV[a + 3 * i + 2])
 end
 for i = 0, nbud - 1 do
   redis.call('INCR', KEYS[bud0 + i])
-  redis.call('PEXPIREAT', KEYS[bud0 + i], ARGV[b + 2 * i + 1])
+  extend(KEYS[bud0 + i], ARGV[b + 2 * i + 1])
 end
 for i = 0, nrate - 1 do
   local key, window, member = KEYS[rate0 + i], tonumber(ARGV[r + 3 * i + 1]), ARGV[r + 3 * i + 2]
   redis.call('ZADD', key, now, member)
   redis.call('PEXPIRE', key, window)
 end
+local p = r + 3 * nrate
+for i = 0, nappr - 1 do
+  redis.call('SET', KEYS[appr0 + i], '1', 'PXAT', ARGV[p + i])
+end
 if nled == 1 then
-  local hop, labels, path, lttl = ledger_args(r + 3 * nrate)
-  ledger(KEYS[rate0 + nrate], hop, labels, path, lttl)
+  local hop, labels, path, lttl = ledger_args(p + nappr)
+  ledger(KEYS[appr0 + nappr], hop, labels, path, lttl)
 end
 return 'allow'
 "#;
@@ -282,8 +302,8 @@ impl Lua {
 /// On a single server a decision — revocation checks, nonce, uses and the message-ledger record
 /// — is one script. On a cluster, revocations and ledger entries live in other slots than the
 /// token tree's: the decision first reads the revocations (`EXISTS`, split by the client per
-/// node), then writes the ledger record if any, then runs the script on the tree's slot; see
-/// `docs/state.md` for what that means for consistency.
+/// node), then runs the script on the tree's slot, then, if it allowed, writes the ledger
+/// record; see `docs/state.md` for what that means for consistency.
 pub struct RedisStore {
     backend: Backend,
     config: RedisStoreConfig,
@@ -555,6 +575,11 @@ impl StateStore for RedisStore {
                 .iter()
                 .map(|w| self.tree_key(&r.tree, "rate", &w.scope)),
         );
+        keys.extend(
+            r.approvals
+                .iter()
+                .map(|a| self.tree_key(&r.tree, "appr", &a.scope)),
+        );
         let in_script_ledger = r.ledger.as_ref().filter(|_| !cluster);
         if let Some(l) = in_script_ledger {
             keys.push(self.key("ledger", &l.digest));
@@ -568,6 +593,7 @@ impl StateStore for RedisStore {
         put(usize::from(in_script_ledger.is_some()).to_string());
         put(r.now_ms.to_string());
         put(ms(r.nonce_ttl).to_string());
+        put(r.approvals.len().to_string());
         for f in &r.fan_out {
             put(hex::encode(f.holder));
             put(f.max.to_string());
@@ -582,6 +608,9 @@ impl StateStore for RedisStore {
             put(w.max.to_string());
             put(ms(w.window).to_string());
             put(hex::encode(r.nonce));
+        }
+        for a in &r.approvals {
+            put(a.keep_until_ms.to_string());
         }
         if let Some(l) = in_script_ledger {
             Self::ledger_args(l, &mut args);
@@ -600,11 +629,6 @@ impl StateStore for RedisStore {
                         return Ok(StateVerdict::Revoked);
                     }
                 }
-                // The ledger record before the decision: if the decision then denies, the entry
-                // only makes later calls citing the message stricter (a ratchet).
-                if let Some(l) = &r.ledger {
-                    self.record_alone(con, l)?;
-                }
             }
             let value = self.decide.run(con, &keys, &args).map_err(err)?;
             let verdict: String = redis::from_redis_value(value).map_err(err)?;
@@ -615,10 +639,21 @@ impl StateStore for RedisStore {
                 "fan_out" => StateVerdict::FanOutExceeded,
                 "budget" => StateVerdict::BudgetExhausted,
                 "rate" => StateVerdict::RateLimited,
+                "approval_spent" => StateVerdict::ApprovalSpent,
                 other => return Err(StateError(format!("unexpected script reply `{other}`"))),
             };
             if verdict == StateVerdict::Allow {
                 self.replicated(con, &nonce)?;
+                // On a cluster the message's key lies in another slot: recorded once the call
+                // is, so only allowed calls write the ledger. If this fails the call is denied
+                // with its nonce and uses spent (an unknown outcome, as after a timeout).
+                if cluster {
+                    if let Some(l) = &r.ledger {
+                        self.record_alone(con, l).map_err(|e| {
+                            StateError(format!("call recorded, its message not: {}", e.0))
+                        })?;
+                    }
+                }
             }
             Ok(verdict)
         })

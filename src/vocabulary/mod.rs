@@ -49,6 +49,8 @@ pub(crate) mod names {
     pub(crate) const APPROVALS: &str = "p";
     /// `pl(tool, principals)`: approvals that let labels outside the accepted set through.
     pub(crate) const LABEL_APPROVALS: &str = "pl";
+    /// `p1(tool)`: approvals of the tool are single-use.
+    pub(crate) const SINGLE_USE_APPROVALS: &str = "p1";
     /// `ti(tool, tier)`: the least trust tier (authority only).
     pub(crate) const TIER: &str = "ti";
     /// `lp(tool, [labels])`: the labels a tool accepts (authority only).

@@ -70,6 +70,9 @@ pub(crate) enum Condition {
         tool: ToolName,
         principals: u32,
     },
+    SingleUseApprovals {
+        tool: ToolName,
+    },
     MinTier {
         tool: ToolName,
         tier: u32,
@@ -292,6 +295,7 @@ fn condition(name: &str, terms: &[T<'_>], authority: bool) -> Option<Condition> 
             tool: tool(t)?,
             principals: u32_of(*k)?,
         },
+        (n::SINGLE_USE_APPROVALS, [T::Str(t)]) => Condition::SingleUseApprovals { tool: tool(t)? },
         (n::LABEL_APPROVALS, [T::Str(t), T::Int(k)]) if authority => Condition::LabelApprovals {
             tool: tool(t)?,
             principals: u32_of(*k)?,

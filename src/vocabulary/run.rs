@@ -67,7 +67,11 @@ pub(crate) fn verify_signatures(
         }
         let mut message = Vec::with_capacity(b.block.len() + 256);
         match (i, version) {
-            (_, 0) => {
+            // A version-0 signature does not cover the previous block's signature: such a
+            // block could be lifted onto another token (with the same last block id, a proof
+            // for one would verify for the other). This crate writes version 1 everywhere;
+            // only the authority block, which follows nothing, may be version 0.
+            (0, 0) => {
                 message.extend_from_slice(&b.block);
                 if let Some(e) = external {
                     message.extend_from_slice(&e.signature);

@@ -367,6 +367,9 @@ fn use_facts(tool: &ToolName, l: &UseLimits, out: &mut Vec<Fact>) {
     if let Some(k) = l.label_approvals {
         out.push(fact(n::LABEL_APPROVALS, vec![t(), int(k)]));
     }
+    if l.single_use_approvals {
+        out.push(fact(n::SINGLE_USE_APPROVALS, vec![t()]));
+    }
     if let Some(tier) = l.min_tier {
         out.push(fact(n::TIER, vec![t(), int(tier)]));
     }

@@ -221,52 +221,8 @@ fn redis_cluster_behaviour_suite() {
     fan_out_counts_distinct_holders(store());
     rate_cap_holds_under_eight_threads(store());
     ledger_records_first_and_looks_up(store());
-    cluster_ledger_record_is_a_ratchet(store());
-}
-
-/// On a cluster the message is recorded before the decision (its key lies in another slot than
-/// the token tree's): an allowed call's message is there; a denied call's message may be too,
-/// and then only makes later calls citing it stricter.
-fn cluster_ledger_record_is_a_ratchet(store: Store) {
-    let w = World::new();
-    let clock = TestClock::at(now());
-    let v = message_verifier(&w, store.clone(), clock.clone());
-    let t = short_token(&w, 2, 1);
-    assert!(call_on(
-        &v,
-        &clock,
-        &w,
-        &t,
-        &w.alice,
-        "send",
-        json!({"text": "hello"})
-    )
-    .is_ok());
-    let ms = clock.now().unix_timestamp() * 1000;
-    assert_eq!(
-        store
-            .lookup(&message_digest("hello"), ms)
-            .unwrap()
-            .unwrap()
-            .hop,
-        1
-    );
-    assert_eq!(
-        reason(call_on(
-            &v,
-            &clock,
-            &w,
-            &t,
-            &w.alice,
-            "send",
-            json!({"text": "again"})
-        )),
-        DenyReason::BudgetExhausted
-    );
-    if let Some(e) = store.lookup(&message_digest("again"), ms).unwrap() {
-        assert_eq!(e.hop, 1);
-        assert_eq!(e.path, vec![w.alice.public().to_string()]);
-    }
+    single_use_approvals_are_spent_once(store());
+    ledger_is_recorded_with_the_call(store());
 }
 
 /// Keys of 1,000 token trees spread over all three masters.

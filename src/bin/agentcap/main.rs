@@ -696,6 +696,7 @@ mod redis_check {
             probe.fan_out.clear();
             // The message ledger is judged locally too: the probe records no message in Redis.
             probe.ledger = None;
+            probe.approvals.clear();
             match self.redis.decide(&probe)? {
                 StateVerdict::Revoked => Ok(StateVerdict::Revoked),
                 _ => self.local.decide(request),
