@@ -353,6 +353,10 @@ impl ToolGrant {
     fn approvals_for_other_labels(&self, principals: u32) -> Self {
         Self(self.0.clone().approvals_for_other_labels(principals))
     }
+    /// Only single-use approvals (`Approval.sign_once`) count, each once.
+    fn single_use_approvals(&self) -> Self {
+        Self(self.0.clone().single_use_approvals())
+    }
     fn __repr__(&self) -> String {
         format!("ToolGrant({:?})", self.0)
     }
@@ -473,6 +477,10 @@ impl Narrowing {
     }
     fn approvals(&self, tool: &str, principals: u32) -> Self {
         Self(self.0.clone().approvals(tool, principals))
+    }
+    /// Makes the approvals of `tool` single-use (delegation only).
+    fn single_use_approvals(&self, tool: &str) -> Self {
+        Self(self.0.clone().single_use_approvals(tool))
     }
     /// Every later call carries these labels (data the holder has seen).
     fn seen_labels(&self, labels: Vec<String>) -> PyResult<Self> {

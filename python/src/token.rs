@@ -260,9 +260,35 @@ impl Approval {
             digest,
         )))
     }
+    /// `key` approves `call` made with `token` at `executor` once, until `expires_at` (a
+    /// timezone-aware `datetime` or epoch seconds, at most a day after the call): the call it
+    /// is counted for spends it.
+    #[staticmethod]
+    fn sign_once(
+        key: PyRef<'_, AgentKey>,
+        executor: &str,
+        token: PyRef<'_, Token>,
+        call: PyRef<'_, ToolCall>,
+        expires_at: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let executor = agentcap::ExecutorId::new(executor).map_err(err)?;
+        let digest = call.0.digest().map_err(err)?;
+        Ok(Self(agentcap::Approval::sign_once(
+            &key.0,
+            &executor,
+            &token.0.id(),
+            digest,
+            crate::grant::instant(expires_at)?,
+        )))
+    }
     #[staticmethod]
     fn from_text(text: &str) -> PyResult<Self> {
         agentcap::Approval::from_base64(text).map(Self).map_err(err)
+    }
+    /// Whether the approval is single-use (`sign_once`).
+    #[getter]
+    fn single_use(&self) -> bool {
+        self.0.is_single_use()
     }
     fn to_text(&self) -> String {
         self.0.to_base64()

@@ -218,6 +218,25 @@ def test_approvals_count_distinct_principals(world):
     assert sorted(ok.approved_by) == ["mallory", "security"]
 
 
+def test_single_use_approvals_are_spent_once(world):
+    reviewer = ac.AgentKey.generate()
+    tools = {"publish": ac.ToolGrant().allow_other_args().approvals(1).single_use_approvals()}
+    token = world.authority.issue(world.grant(tools))
+    v = world.verifier(approvers={reviewer.public: "security"})
+    call = ac.ToolCall("publish", {"text": "release notes"})
+    reusable = ac.Approval.sign(reviewer, v.executor, token, call)
+    with pytest.raises(ac.Denied) as e:
+        sign_and_verify(world, v, token, call, approvals=[reusable])
+    assert e.value.klass == "needs_approval"
+    once = ac.Approval.sign_once(reviewer, v.executor, token, call, time.time() + 600)
+    assert once.single_use and not reusable.single_use
+    once = ac.Approval.from_text(once.to_text())
+    assert sign_and_verify(world, v, token, call, approvals=[once]).approved_by == ["security"]
+    with pytest.raises(ac.Denied) as e:
+        sign_and_verify(world, v, token, call, approvals=[once])
+    assert (e.value.klass, e.value.code) == ("needs_approval", "approval_spent")
+
+
 def test_the_audit_log_records_every_decision(world, tmp_path):
     key = ac.LogKey.generate()
     v = world.verifier(audit_log=tmp_path / "audit.log", audit_key=key)
