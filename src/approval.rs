@@ -235,10 +235,11 @@ impl ApproverRegistry {
     /// The distinct principals behind the valid approvals of this call, ignoring unknown keys
     /// and keys in `excluded` (the requesting chain's own agents).
     /// The distinct principals whose valid approvals of this call count, by name.
-    /// The distinct principals whose valid approvals of this exact call count, and the
-    /// single-use approvals counted (approver key, nonce, expiry in Unix seconds), which the
-    /// call must spend. A single-use approval counts only while `now ≤ expiry ≤ now +`
-    /// [`Approval::MAX_ONCE_LIFETIME`]; with `single_use_only`, no other approval counts.
+    /// The distinct principals whose valid approvals of this exact call count, up to `need`,
+    /// and the single-use approvals counted (approver key, nonce, expiry in Unix seconds), which
+    /// the call must spend: approvals beyond `need` are neither counted nor spent. A single-use
+    /// approval counts only while `now ≤ expiry ≤ now +` [`Approval::MAX_ONCE_LIFETIME`]; with
+    /// `single_use_only`, no other approval counts.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn count(
         &self,
@@ -249,11 +250,15 @@ impl ApproverRegistry {
         call_digest: Digest,
         now: i64,
         single_use_only: bool,
+        need: usize,
     ) -> (BTreeSet<String>, Vec<Spend>) {
         let max_life = i64::try_from(Approval::MAX_ONCE_LIFETIME.as_secs()).unwrap_or(i64::MAX);
         let mut principals = BTreeSet::new();
         let mut spend = Vec::new();
         for a in approvals {
+            if principals.len() >= need {
+                break;
+            }
             let key = a.approver.to_bytes();
             let Some(principal) = self.principals.get(&key) else {
                 continue;

@@ -165,6 +165,7 @@ pub(crate) fn check(
             call_digest,
             ctx.now_ms.div_euclid(1000),
             conditions.single_use_approvals,
+            need as usize,
         );
         if principals.len() < need as usize {
             return Err(DenyReason::NeedsApproval {

@@ -378,7 +378,7 @@ impl Verifier {
         // Last, the shared state: only a call allowed by everything else may use budget. The
         // message a message tool sends is recorded in the same atomic step.
         let (sent_message, ledger) = self.message_record(call, &chain, &outcome);
-        let request = usage::state_request(usage::Inputs {
+        let mut request = usage::state_request(usage::Inputs {
             chain: &chain,
             conditions: &verified.plan.conditions,
             revocation_ids: verified.plan.revocation_ids.clone(),
@@ -392,10 +392,26 @@ impl Verifier {
             ledger,
             spend: &outcome.spend,
         });
+        // A store that does not handle the ledger record and approval spends in its decision
+        // (one written before they existed) must not silently drop them.
+        let mut late_ledger = None;
+        if !self.state.records_ledger_and_approvals() {
+            if !request.approvals.is_empty() {
+                return Err(DenyReason::Internal(
+                    "the state store cannot spend single-use approvals".to_owned(),
+                ));
+            }
+            late_ledger = request.ledger.take();
+        }
         match self.state.decide(&request) {
             Ok(StateVerdict::Allow) => {}
             Ok(verdict) => return Err(usage::deny_reason(verdict)),
             Err(e) => return Err(DenyReason::StateUnavailable(e.0)),
+        }
+        if let Some(l) = late_ledger {
+            self.state
+                .record(&l.digest, &l.entry, request.now_ms)
+                .map_err(|e| DenyReason::StateUnavailable(e.0))?;
         }
         Ok(Authorized {
             audit_event: None,

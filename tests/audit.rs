@@ -615,35 +615,40 @@ fn a_malformed_call_is_recorded_without_control_characters() {
     assert!(!decision.detail.unwrap().contains('\n'));
 }
 
-/// Anchored checkpoints: the log's checkpoint coverage is also kept in a store off the host, so
-/// a log cut back past an anchored checkpoint — which still verifies on its own — is detected.
+/// Anchored checkpoints: each checkpoint is also kept in a store off the host (the log's id,
+/// coverage and checkpoint line hash), so a log cut back past an anchored checkpoint — which
+/// still verifies on its own — is detected, reopening it to append is refused, a log replaced by
+/// another is detected, and a new log with the same key is not mistaken for a cut one.
 #[test]
 fn audit_anchored_checkpoints_detect_a_cut() {
+    use agentcap::audit::CheckpointAnchor;
     let store = Arc::new(agentcap::state::MemoryStore::new());
     let path = temp("anchored.jsonl");
     let key = LogKey::generate();
+    let secret = key.to_bytes();
+    let same_key = || LogKey::from_bytes(&secret);
     let public = key.public();
     let config = AuditConfig::default()
         .with_checkpoint_every(5)
         .with_anchor(store.clone());
-    let log = AuditLog::create(&path, key, config).unwrap();
+    let log = AuditLog::create(&path, key, config.clone()).unwrap();
     let (a, b) = (AgentId::random(), AgentId::random());
     for i in 0..12u8 {
         log.record_message(a, b, Digest::of_message(&[i]), None, &[])
             .unwrap();
     }
-    use agentcap::audit::CheckpointAnchor;
-    let anchored = store.anchored(&public).unwrap();
+    drop(log);
     // open + 4 messages + checkpoint, 5 more + checkpoint: 12 records covered.
-    assert_eq!(anchored, 12);
+    let point = store.anchored(&public).unwrap().unwrap();
+    assert_eq!(point.checkpointed, 12);
     assert!(audit::verify_anchored(&path, &public, store.as_ref()).is_ok());
+    let full = lines(&path);
 
     // Cut the log back to its first checkpoint: on its own it still verifies...
-    let kept: Vec<String> = lines(&path).into_iter().take(6).collect();
-    write_lines(&path, &kept);
+    write_lines(&path, &full[..6]);
     let alone = audit::verify_file(&path, &public).unwrap();
     assert_eq!(alone.checkpointed, 6);
-    // ...but not against the anchor.
+    // ...but not against the anchor, and it is not reopened to append (which would hide the cut).
     assert_eq!(
         audit::verify_anchored(&path, &public, store.as_ref()),
         Err(LogFailure::Truncated {
@@ -651,7 +656,37 @@ fn audit_anchored_checkpoints_detect_a_cut() {
             expected: 12
         })
     );
-    // An anchor never moves back.
-    store.anchor(&public, 3).unwrap();
-    assert_eq!(store.anchored(&public).unwrap(), 12);
+    let refused = AuditLog::open(&path, same_key(), config.clone()).unwrap_err();
+    assert!(
+        refused.to_string().contains("anchored checkpoint"),
+        "{refused}"
+    );
+
+    // A point of the same log covering less never replaces the stored one.
+    let earlier = audit::AnchorPoint::new(point.log_id, 6, [0; 32]);
+    store.anchor(&public, &earlier).unwrap();
+    assert_eq!(store.anchored(&public).unwrap(), Some(point));
+
+    // The whole file replaced by another log with the same key: not the anchored log.
+    write_lines(&path, &full);
+    let other = temp("other.jsonl");
+    let other_log = AuditLog::create(&other, same_key(), AuditConfig::default()).unwrap();
+    other_log.close().unwrap();
+    assert_eq!(
+        audit::verify_anchored(&other, &public, store.as_ref()),
+        Err(LogFailure::Truncated {
+            records: 2,
+            expected: 12
+        })
+    );
+
+    // A new log the operator starts with the same key replaces the anchor (no false alarm).
+    let next = temp("next.jsonl");
+    let next_log = AuditLog::create(&next, same_key(), config).unwrap();
+    next_log.close().unwrap();
+    assert!(audit::verify_anchored(&next, &public, store.as_ref()).is_ok());
+    assert!(matches!(
+        audit::verify_anchored(&path, &public, store.as_ref()),
+        Err(LogFailure::Anchor { line: 0 })
+    ));
 }

@@ -821,3 +821,86 @@ fn a_nonce_outlives_every_moment_its_proof_is_fresh() {
         DenyReason::ProofExpired
     );
 }
+
+/// A store written before `decide` carried the ledger record and approval spends (it does not
+/// declare `records_ledger_and_approvals`) must not drop them silently: the verifier records the
+/// message through `MessageLedger::record` itself, and denies a call that would spend a
+/// single-use approval.
+#[test]
+fn an_older_custom_store_neither_loses_messages_nor_reuses_approvals() {
+    use agentcap::state::{LedgerEntry, MessageLedger, StateError, StateRequest, StateVerdict};
+    /// Decides on the memory store, ignoring the new fields as an older store would.
+    struct Older(MemoryStore);
+    impl Revocations for Older {
+        fn revoke_id(&self, id: &[u8]) -> Result<(), StateError> {
+            self.0.revoke_id(id)
+        }
+        fn revoke_agent_key(&self, key: &[u8; 32]) -> Result<(), StateError> {
+            self.0.revoke_agent_key(key)
+        }
+    }
+    impl MessageLedger for Older {
+        fn lookup(&self, d: &[u8; 32], now_ms: i64) -> Result<Option<LedgerEntry>, StateError> {
+            self.0.lookup(d, now_ms)
+        }
+        fn record(&self, d: &[u8; 32], e: &LedgerEntry, now_ms: i64) -> Result<(), StateError> {
+            self.0.record(d, e, now_ms)
+        }
+    }
+    impl StateStore for Older {
+        fn decide(&self, r: &StateRequest) -> Result<StateVerdict, StateError> {
+            let mut older = r.clone();
+            older.ledger = None;
+            older.approvals.clear();
+            self.0.decide(&older)
+        }
+    }
+    let w = World::new();
+    let clock = TestClock::at(now());
+    let store: Store = Arc::new(Older(MemoryStore::new()));
+    let v = message_verifier(&w, store.clone(), clock.clone());
+    let t = short_token(&w, 2, 5);
+    assert!(call_on(
+        &v,
+        &clock,
+        &w,
+        &t,
+        &w.alice,
+        "send",
+        json!({"text": "hello"})
+    )
+    .is_ok());
+    let ms = clock.now().unix_timestamp() * 1000;
+    assert!(store
+        .lookup(&message_digest("hello"), ms)
+        .unwrap()
+        .is_some());
+
+    let reviewer = AgentKey::generate();
+    let v = Verifier::builder(
+        w.executor.clone(),
+        w.authority.key().public().into(),
+        ["search"],
+    )
+    .clock(clock.clone())
+    .state(store)
+    .approvers(ApproverRegistry::new().with(reviewer.public(), "reviewer"))
+    .build()
+    .unwrap();
+    let g = Grant::builder(w.alice_id, w.alice.public(), now() + Duration::hours(1))
+        .tool("search", ToolGrant::new().allow_other_args().approvals(1));
+    let t = w.authority.issue(&g.build().unwrap()).unwrap();
+    let call = ToolCall::new("search", json!({})).unwrap();
+    let once = Approval::sign_once(
+        &reviewer,
+        &w.executor,
+        &t.id(),
+        call.digest().unwrap(),
+        now() + Duration::minutes(5),
+    );
+    let proof = CallProof::sign(&w.alice, &t, &w.executor, &call, now()).unwrap();
+    let d = v
+        .verify_with_approvals(&t.to_base64().unwrap(), &call, &proof, &[once])
+        .unwrap_err();
+    assert!(matches!(d.operator_reason(), DenyReason::Internal(_)));
+}

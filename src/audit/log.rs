@@ -14,8 +14,9 @@ use rand_core::OsRng;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::anchor::check_point;
 use super::event::{Event, HopRecord, Record};
-use super::{checkpoint_message, line_hash};
+use super::{checkpoint_message, line_hash, AnchorPoint};
 use crate::decision::Hop;
 use crate::digest::Digest;
 use crate::ids::{AgentId, Label, ToolName};
@@ -204,6 +205,8 @@ pub struct AuditLog {
     synced: Condvar,
     /// A second handle on the log file: `fsync` through it needs neither lock.
     sync_file: File,
+    /// The hash of the log's first line: its identity for checkpoint anchors.
+    log_id: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -246,6 +249,7 @@ impl AuditLog {
             }),
             synced: Condvar::new(),
             sync_file: sync_handle,
+            log_id: std::sync::OnceLock::new(),
             path,
             config,
             key,
@@ -323,9 +327,25 @@ impl AuditLog {
                 "no complete open record; this is not a log".to_owned(),
             ));
         }
+        // A log cut back past its anchored checkpoint, or another log than the one anchored
+        // for this key, is not appended to (appending would hide the cut).
+        if let Some(anchor) = &config.anchor {
+            let point = anchor
+                .anchored(&key.public())
+                .map_err(|e| unusable(format!("checkpoint anchor unreadable: {e}")))?;
+            if let Some(point) = point {
+                if report.checkpointed < point.checkpointed || check_point(&path, &point).is_err() {
+                    return Err(unusable(format!(
+                        "the log does not hold its anchored checkpoint (record {}): it was cut \
+                         back or replaced",
+                        point.checkpointed.saturating_sub(1)
+                    )));
+                }
+            }
+        }
         // Find the end of the last complete line and the hash of that line.
         let mut reader = BufReader::new(&file);
-        let (mut good_end, mut last) = (0u64, Vec::new());
+        let (mut good_end, mut last, mut first) = (0u64, Vec::new(), None);
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -335,6 +355,9 @@ impl AuditLog {
             }
             good_end += n as u64;
             last = buf.strip_suffix(b"\n").unwrap_or(&buf).to_vec();
+            if first.is_none() {
+                first = Some(line_hash(&last));
+            }
         }
         let len = file.seek(SeekFrom::End(0))?;
         let dropped = len - good_end;
@@ -355,6 +378,9 @@ impl AuditLog {
                 failed: false,
             },
         )?;
+        if let Some(first) = first {
+            let _ = log.log_id.set(first);
+        }
         if dropped > 0 {
             log.append(Event::Recovery {
                 dropped_bytes: dropped,
@@ -384,7 +410,7 @@ impl AuditLog {
     /// # Errors
     /// [`AuditError`] when it could not be written; the log then refuses further appends.
     pub fn append(&self, event: Event) -> Result<String, AuditError> {
-        let (id, seq) = {
+        let (id, seq, point) = {
             let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
             if w.failed {
                 return Err(AuditError::Poisoned);
@@ -392,15 +418,17 @@ impl AuditLog {
             let id = self.write(&mut w, event, false)?;
             let seq = w.seq;
             w.since_checkpoint += 1;
+            let mut point = None;
             if w.since_checkpoint >= self.config.checkpoint_every.max(1) {
                 // The record is written whole: a checkpoint that fails after it (disk full)
                 // poisons the log for later appends, but this record stands and is synced
                 // below, so its caller is told the truth. A torn checkpoint line is dropped
                 // when the log is reopened.
-                let _ = self.checkpoint_locked(&mut w, false);
+                point = self.checkpoint_locked(&mut w, false).unwrap_or(None);
             }
-            (id, seq)
+            (id, seq, point)
         };
+        self.anchor(point);
         if self.config.durability == Durability::EveryRecord {
             self.make_durable(seq)?;
         }
@@ -453,11 +481,15 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`].
     pub fn checkpoint(&self) -> Result<(), AuditError> {
-        let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
-        if w.failed {
-            return Err(AuditError::Poisoned);
-        }
-        self.checkpoint_locked(&mut w, false)
+        let point = {
+            let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+            if w.failed {
+                return Err(AuditError::Poisoned);
+            }
+            self.checkpoint_locked(&mut w, false)?
+        };
+        self.anchor(point);
+        Ok(())
     }
 
     /// Writes the closing checkpoint. Appends after it are refused.
@@ -465,16 +497,36 @@ impl AuditLog {
     /// # Errors
     /// As [`AuditLog::append`].
     pub fn close(&self) -> Result<(), AuditError> {
-        let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
-        if w.failed {
-            return Err(AuditError::Poisoned);
-        }
-        self.checkpoint_locked(&mut w, true)?;
-        w.failed = true;
+        let point = {
+            let mut w = self.writer.lock().map_err(|_| AuditError::Poisoned)?;
+            if w.failed {
+                return Err(AuditError::Poisoned);
+            }
+            let point = self.checkpoint_locked(&mut w, true)?;
+            w.failed = true;
+            point
+        };
+        self.anchor(point);
         Ok(())
     }
 
-    fn checkpoint_locked(&self, w: &mut Writer, closed: bool) -> Result<(), AuditError> {
+    /// Anchors a checkpoint off the host, outside the writer lock (a slow anchor store must not
+    /// stall appends). A failure does not fail the record: the log itself is intact and durable;
+    /// it is reported, and the next checkpoint anchors a later point.
+    fn anchor(&self, point: Option<AnchorPoint>) {
+        if let (Some(anchor), Some(point)) = (&self.config.anchor, point) {
+            if let Err(e) = anchor.anchor(&self.key.public(), &point) {
+                tracing::error!(agentcap.audit_error = %e, "checkpoint not anchored");
+            }
+        }
+    }
+
+    /// Writes a checkpoint (synced); returns the point to anchor, if the log has an anchor.
+    fn checkpoint_locked(
+        &self,
+        w: &mut Writer,
+        closed: bool,
+    ) -> Result<Option<AnchorPoint>, AuditError> {
         let sig = self.key.0.sign(&checkpoint_message(w.seq, &w.prev, closed));
         self.write(
             w,
@@ -485,15 +537,11 @@ impl AuditLog {
             true,
         )?;
         w.since_checkpoint = 0;
-        // The checkpoint is on disk (written with a sync): anchor its coverage. A failure here
-        // does not fail the record (the log itself is intact and durable); it is reported, and
-        // the next checkpoint anchors a higher coverage.
-        if let Some(anchor) = &self.config.anchor {
-            if let Err(e) = anchor.anchor(&self.key.public(), w.seq) {
-                tracing::error!(agentcap.audit_error = %e, "checkpoint not anchored");
-            }
-        }
-        Ok(())
+        // The checkpoint is on disk (written with a sync): its point may be anchored.
+        Ok(match (&self.config.anchor, self.log_id.get()) {
+            (Some(_), Some(log_id)) => Some(AnchorPoint::new(*log_id, w.seq, w.prev)),
+            _ => None,
+        })
     }
 
     fn write(&self, w: &mut Writer, event: Event, force_sync: bool) -> Result<String, AuditError> {
@@ -529,6 +577,9 @@ impl AuditLog {
         if let Err(e) = result {
             w.failed = true;
             return Err(AuditError::Io(e));
+        }
+        if w.seq == 0 {
+            let _ = self.log_id.set(hash);
         }
         w.seq += 1;
         w.prev = hash;

@@ -11,7 +11,7 @@ mod log;
 mod trace;
 mod verify;
 
-pub use anchor::{verify_anchored, CheckpointAnchor};
+pub use anchor::{verify_anchored, AnchorPoint, CheckpointAnchor};
 pub use event::{DecisionRecord, Event, HopRecord, Record};
 pub(crate) use log::hop_record;
 pub use log::{AuditConfig, AuditError, AuditLog, Durability, LogKey, LogPublicKey};

@@ -70,6 +70,13 @@ pub enum LogFailure {
         /// The line.
         line: u64,
     },
+    /// The log is not what its anchored checkpoint says: line 0 is another log's, or the line
+    /// where the anchored checkpoint stands differs (a rewritten log).
+    #[error("line {line} differs from the anchored checkpoint")]
+    Anchor {
+        /// The line.
+        line: u64,
+    },
     /// Fewer records are under a valid checkpoint than the caller already knew of (truncated).
     #[error("the log has {records} records but a checkpoint at {expected} was known")]
     Truncated {

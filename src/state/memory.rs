@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::audit::{CheckpointAnchor, LogPublicKey};
+use crate::audit::{AnchorPoint, CheckpointAnchor, LogPublicKey};
 
 use super::{
     LedgerEntry, MessageLedger, Revocations, StateError, StateRequest, StateStore, StateVerdict,
@@ -137,8 +137,8 @@ impl Shard {
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Vec<Mutex<Shard>>,
-    /// Checkpoint anchors of audit logs (by log key): the highest coverage each was given.
-    anchors: Mutex<HashMap<String, u64>>,
+    /// Checkpoint anchors of audit logs (by log key): the latest point of the latest log.
+    anchors: Mutex<HashMap<String, AnchorPoint>>,
 }
 
 impl Default for MemoryStore {
@@ -268,6 +268,10 @@ impl MessageLedger for MemoryStore {
 }
 
 impl StateStore for MemoryStore {
+    fn records_ledger_and_approvals(&self) -> bool {
+        true
+    }
+
     fn decide(&self, r: &StateRequest) -> Result<StateVerdict, StateError> {
         let revoked: Vec<Key> = r
             .revocation_ids
@@ -427,21 +431,23 @@ impl StateStore for MemoryStore {
 }
 
 impl CheckpointAnchor for MemoryStore {
-    fn anchor(&self, log: &LogPublicKey, checkpointed: u64) -> Result<(), String> {
+    fn anchor(&self, log: &LogPublicKey, point: &AnchorPoint) -> Result<(), String> {
         let mut anchors = self
             .anchors
             .lock()
             .map_err(|_| "anchors poisoned".to_owned())?;
-        let kept = anchors.entry(log.to_string()).or_insert(0);
-        *kept = (*kept).max(checkpointed);
+        let key = log.to_string();
+        if anchors.get(&key).is_none_or(|kept| kept.replaced_by(point)) {
+            anchors.insert(key, *point);
+        }
         Ok(())
     }
 
-    fn anchored(&self, log: &LogPublicKey) -> Result<u64, String> {
+    fn anchored(&self, log: &LogPublicKey) -> Result<Option<AnchorPoint>, String> {
         let anchors = self
             .anchors
             .lock()
             .map_err(|_| "anchors poisoned".to_owned())?;
-        Ok(anchors.get(&log.to_string()).copied().unwrap_or(0))
+        Ok(anchors.get(&log.to_string()).copied())
     }
 }

@@ -318,4 +318,13 @@ pub trait StateStore: Revocations + MessageLedger {
     /// # Errors
     /// [`StateError`] when the store cannot be consulted; the verifier then denies.
     fn decide(&self, request: &StateRequest) -> Result<StateVerdict, StateError>;
+
+    /// Whether `decide` records [`StateRequest::ledger`] and spends
+    /// [`StateRequest::approvals`] itself, in its atomic step. A store written before these
+    /// fields existed returns `false` (the default): the verifier then records the message with
+    /// [`MessageLedger::record`] after an allowed decision (not atomically), and denies every
+    /// call that would spend a single-use approval, which such a store would not remember.
+    fn records_ledger_and_approvals(&self) -> bool {
+        false
+    }
 }

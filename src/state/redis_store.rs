@@ -14,7 +14,7 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Client, Cmd, Connection, ConnectionLike, Script, Value};
 
-use crate::audit::{CheckpointAnchor, LogPublicKey};
+use crate::audit::{AnchorPoint, CheckpointAnchor, LogPublicKey};
 
 use super::{
     LedgerEntry, LedgerRecord, MessageLedger, Revocations, StateError, StateRequest, StateStore,
@@ -157,10 +157,15 @@ redis.call('SET', KEYS[1], '1', 'PXAT', keep)
 return 'ok'
 "#;
 
-/// A checkpoint anchor: keeps the highest coverage it was given.
+/// A checkpoint anchor: `<log id>:<checkpointed>:<hash>`, replaced by a point of another log
+/// (a new log with the same key) or one covering more (`AnchorPoint::replaced_by`).
 const ANCHOR_LUA: &str = r#"
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local id, n = string.match(cur, '^(%x+):(%d+):')
+  if id == ARGV[1] and n and tonumber(n) >= tonumber(ARGV[2]) then return 'ok' end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3])
 return 'ok'
 "#;
 
@@ -546,6 +551,10 @@ impl MessageLedger for RedisStore {
 }
 
 impl StateStore for RedisStore {
+    fn records_ledger_and_approvals(&self) -> bool {
+        true
+    }
+
     fn decide(&self, r: &StateRequest) -> Result<StateVerdict, StateError> {
         let cluster = self.is_cluster();
         let revoked: Vec<String> = r
@@ -661,26 +670,36 @@ impl StateStore for RedisStore {
 }
 
 impl CheckpointAnchor for RedisStore {
-    fn anchor(&self, log: &LogPublicKey, checkpointed: u64) -> Result<(), String> {
+    fn anchor(&self, log: &LogPublicKey, point: &AnchorPoint) -> Result<(), String> {
         let key = self.key("anchor", log.to_string().as_bytes());
+        let args = [
+            hex::encode(point.log_id).into_bytes(),
+            point.checkpointed.to_string().into_bytes(),
+            hex::encode(point.hash).into_bytes(),
+        ];
         self.with_connection(|con| {
             self.anchor
-                .run(
-                    con,
-                    std::slice::from_ref(&key),
-                    &[checkpointed.to_string().into_bytes()],
-                )
+                .run(con, std::slice::from_ref(&key), &args)
                 .map_err(err)?;
             self.replicated(con, &key)
         })
         .map_err(|e| e.0)
     }
 
-    fn anchored(&self, log: &LogPublicKey) -> Result<u64, String> {
+    fn anchored(&self, log: &LogPublicKey) -> Result<Option<AnchorPoint>, String> {
         let key = self.key("anchor", log.to_string().as_bytes());
-        let value: Option<u64> = self
+        let value: Option<String> = self
             .with_connection(|con| redis::cmd("GET").arg(&key).query(con.like()).map_err(err))
             .map_err(|e| e.0)?;
-        Ok(value.unwrap_or(0))
+        let Some(value) = value else { return Ok(None) };
+        // `<log id hex>:<checkpointed>:<hash hex>`, as ANCHOR_LUA writes it.
+        let bad = || format!("anchor `{key}` holds `{value}`, not a checkpoint point");
+        let mut parts = value.split(':');
+        let hash32 =
+            |s: Option<&str>| -> Option<[u8; 32]> { hex::decode(s?).ok()?.try_into().ok() };
+        let log_id = hash32(parts.next()).ok_or_else(bad)?;
+        let checkpointed = parts.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        let hash = hash32(parts.next()).ok_or_else(bad)?;
+        Ok(Some(AnchorPoint::new(log_id, checkpointed, hash)))
     }
 }

@@ -42,10 +42,12 @@ fn strict(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> Result<(), De
 const ED25519: [u8; 4] = 0i32.to_le_bytes();
 
 /// Checks every block signature, each delegation's external signature and the token's proof
-/// key exactly as biscuit-auth 6 verifies a token (`SerializedBiscuit::verify`, third-party
-/// blocks in signature version 1), each with `verify_strict`, from the envelope already read:
-/// no second decoding, and each key decompressed once (`keys`). A differential test holds the
-/// result equal to biscuit's own check. A sealed token is refused (this crate never seals).
+/// key as biscuit-auth 6 verifies a token (`SerializedBiscuit::verify`, third-party blocks in
+/// signature version 1), each with `verify_strict`, from the envelope already read: no second
+/// decoding, and each key decompressed once (`keys`). A differential test holds the result
+/// equal to biscuit's own check on the tokens this crate writes. Stricter than biscuit in two
+/// ways: a sealed token is refused (this crate never seals), and so is a block after the
+/// authority in signature version 0 (it could be moved onto another token).
 pub(crate) fn verify_signatures(
     env: &Envelope,
     root: &VerifyingKey,

@@ -363,9 +363,13 @@ fn redis_anchors_audit_checkpoints() {
     log.close().unwrap();
     let report = audit::verify_anchored(&path, &public, store.as_ref()).unwrap();
     assert!(report.closed);
-    assert_eq!(store.anchored(&public).unwrap(), report.records);
-    store.anchor(&public, 1).unwrap();
-    assert_eq!(store.anchored(&public).unwrap(), report.records);
+    let point = store.anchored(&public).unwrap().unwrap();
+    assert_eq!(point.checkpointed, report.records);
+    // A point of the same log covering less never replaces it.
+    store
+        .anchor(&public, &audit::AnchorPoint::new(point.log_id, 1, [0; 32]))
+        .unwrap();
+    assert_eq!(store.anchored(&public).unwrap(), Some(point));
     // Drop the closing checkpoint: the file alone verifies (not closed); the anchor refuses it.
     let text = std::fs::read_to_string(&path).unwrap();
     let kept: Vec<&str> = text.lines().collect();

@@ -89,44 +89,49 @@ fn bench(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
-        // Eight threads deciding at once (time per decision): with an fsync per record, the
-        // group commit lets concurrent decisions share one fsync.
+        // Threads deciding at once (time per decision): with an fsync per record, the group
+        // commit lets concurrent decisions share one fsync.
         let v = Arc::new(v);
-        c.bench_function(&format!("8 threads, time per decision, {name}"), |b| {
-            b.iter_custom(|iters| {
-                let per_thread = iters.div_ceil(8).max(1);
-                let proofs: Vec<Vec<CallProof>> = (0..8)
-                    .map(|_| {
-                        (0..per_thread)
+        for threads in [8u64, 32] {
+            c.bench_function(
+                &format!("{threads} threads, time per decision, {name}"),
+                |b| {
+                    b.iter_custom(|iters| {
+                        let per_thread = iters.div_ceil(threads).max(1);
+                        let proofs: Vec<Vec<CallProof>> = (0..threads)
                             .map(|_| {
-                                CallProof::sign(
-                                    &agent,
-                                    &token,
-                                    &executor,
-                                    &call,
-                                    OffsetDateTime::now_utc(),
-                                )
-                                .unwrap()
+                                (0..per_thread)
+                                    .map(|_| {
+                                        CallProof::sign(
+                                            &agent,
+                                            &token,
+                                            &executor,
+                                            &call,
+                                            OffsetDateTime::now_utc(),
+                                        )
+                                        .unwrap()
+                                    })
+                                    .collect()
                             })
-                            .collect()
-                    })
-                    .collect();
-                let start = std::time::Instant::now();
-                std::thread::scope(|s| {
-                    for batch in &proofs {
-                        let v = v.clone();
-                        let (text, call) = (&text, &call);
-                        s.spawn(move || {
-                            for proof in batch {
-                                v.verify(text, call, proof).unwrap();
+                            .collect();
+                        let start = std::time::Instant::now();
+                        std::thread::scope(|s| {
+                            for batch in &proofs {
+                                let v = v.clone();
+                                let (text, call) = (&text, &call);
+                                s.spawn(move || {
+                                    for proof in batch {
+                                        v.verify(text, call, proof).unwrap();
+                                    }
+                                });
                             }
                         });
-                    }
-                });
-                // Wall time for about `iters` decisions across the threads.
-                start.elapsed()
-            })
-        });
+                        // Wall time for about `iters` decisions across the threads.
+                        start.elapsed()
+                    })
+                },
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

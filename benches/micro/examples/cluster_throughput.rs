@@ -60,7 +60,8 @@ mod run {
     }
 
     fn start(n: usize, cluster: bool) -> (Servers, Vec<u16>) {
-        let dir = std::env::temp_dir().join(format!("agentcap-tp-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("agentcap-tp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut servers = Servers {
             children: Vec::new(),
@@ -108,7 +109,9 @@ mod run {
                 let ok = ports.iter().all(|p| {
                     redis::Client::open(format!("redis://127.0.0.1:{p}/"))
                         .and_then(|c| c.get_connection())
-                        .and_then(|mut con| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut con))
+                        .and_then(|mut con| {
+                            redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut con)
+                        })
                         .is_ok_and(|i| i.contains("cluster_state:ok"))
                 });
                 if ok {
@@ -126,7 +129,8 @@ mod run {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
         let now_ms = || {
-            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap()
+            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                .unwrap()
         };
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -143,8 +147,10 @@ mod run {
                         let now = now_ms();
                         let mut r = StateRequest::new(now, tree, nonce, Duration::from_secs(121));
                         let scope = bytes32(&tree, &[1; 16]);
-                        r.budgets.push(BudgetUse::new(scope, u64::MAX / 2, now + 3_600_000));
-                        r.rates.push(RateUse::new(scope, 1_000_000, Duration::from_secs(60)));
+                        r.budgets
+                            .push(BudgetUse::new(scope, u64::MAX / 2, now + 3_600_000));
+                        r.rates
+                            .push(RateUse::new(scope, 1_000_000, Duration::from_secs(60)));
                         assert_eq!(store.decide(&r).unwrap(), StateVerdict::Allow);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -186,7 +192,10 @@ mod run {
         drop(single_servers);
 
         let (cluster_servers, ports) = start(3, true);
-        let nodes: Vec<String> = ports.iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect();
+        let nodes: Vec<String> = ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect();
         let mut config = RedisStoreConfig::cluster(nodes);
         config.pool_size = pool;
         let three = measure(Arc::new(RedisStore::new(config).unwrap()), threads, seconds);

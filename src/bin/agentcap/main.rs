@@ -684,6 +684,11 @@ mod redis_check {
     }
 
     impl StateStore for RedisRevocations {
+        // The whole request goes to the local store, which records both.
+        fn records_ledger_and_approvals(&self) -> bool {
+            true
+        }
+
         fn decide(&self, request: &StateRequest) -> Result<StateVerdict, StateError> {
             let mut probe = request.clone();
             probe.nonce = *uuid::Uuid::new_v4()
