@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Each token has a budget and a rate window on `search`; one in ten is also revoked until its
-//! expiry. The run sets `Limits::state_grace` to 0 and `proof_window` to 1 s, so that Redis, on
+//! expiry. The run sets `Limits::state_grace` to 0 and `proof_window` to 2 s, so that Redis, on
 //! real time, need not wait an hour. `AGENTCAP_TOKENS` changes the count.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -60,7 +60,7 @@ impl World {
 
     fn verifier(&self, clock: Arc<dyn Clock>, store: Arc<dyn StateStore>) -> Verifier {
         let mut limits = Limits::default();
-        limits.proof_window = std::time::Duration::from_secs(1);
+        limits.proof_window = std::time::Duration::from_secs(2);
         limits.state_grace = std::time::Duration::ZERO;
         Verifier::builder(
             self.executor.clone(),
@@ -80,7 +80,7 @@ impl World {
         let grant = Grant::builder(
             AgentId::random(),
             self.agent.public(),
-            now + Duration::seconds(3),
+            now + Duration::seconds(5),
         )
         .tool(
             "search",
@@ -99,7 +99,7 @@ impl World {
         }
         if i.is_multiple_of(10) {
             // As `revoke_token`, with the run's grace of 0 instead of an hour.
-            let expires = (now + Duration::seconds(3)).unix_timestamp() * 1000;
+            let expires = (now + Duration::seconds(5)).unix_timestamp() * 1000;
             store.revoke_id_until(t.id().as_bytes(), expires).unwrap();
         }
     }
@@ -164,7 +164,7 @@ fn redis(n: u64, url: &str) {
     let v = w.verifier(clock, store.clone());
     // Connect the pool before the baseline.
     w.one_token(&v, store.as_ref(), OffsetDateTime::now_utc(), 1);
-    std::thread::sleep(std::time::Duration::from_secs(6));
+    std::thread::sleep(std::time::Duration::from_secs(8));
     let empty = used(&mut con);
     for i in 0..n {
         w.one_token(&v, store.as_ref(), OffsetDateTime::now_utc(), i + 1);
