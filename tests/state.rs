@@ -643,30 +643,64 @@ fn memory() -> Store {
 
 suite!(memory_store, memory());
 
-/// After every token it counts for has expired, the memory store holds nothing but agent-key
-/// revocations: budgets, rate windows, fan-out sets, nonces, ledger entries and token
-/// revocations are all dropped by a sweep. Before that, a sweep drops nothing that matters.
-#[test]
-fn memory_store_forgets_what_has_expired() {
+/// What `fill_every_kind` made.
+pub(crate) struct Filled {
+    pub(crate) w: World,
+    pub(crate) clock: Arc<TestClock>,
+    pub(crate) v: Verifier,
+    /// Alice's token (1 h, budget 2, a rate, fan-out 4): one `search` made.
+    pub(crate) t: Token,
+    /// `t` delegated to Bob: one message sent.
+    pub(crate) to_bob: Token,
+    /// Another token, revoked with `revoke_token`.
+    pub(crate) other: Token,
+}
+
+/// Records one entry of every kind in `store`: a nonce, a budget and a rate window (Alice's
+/// call), a fan-out set and a ledger entry (Bob's message), a dated revocation.
+pub(crate) fn fill_every_kind(store: Store) -> Filled {
     let w = World::new();
     let clock = TestClock::at(now());
-    let store = Arc::new(MemoryStore::new());
     let v = message_verifier(&w, store.clone(), clock.clone());
     let t = short_token(&w, 1, 2);
     let to_bob = w.delegate_to_bob(&t, &Narrowing::new());
     assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
-    assert!(call_on(
+    let sent = call_on(
         &v,
         &clock,
         &w,
         &to_bob,
         &w.bob,
         "send",
-        json!({"text": "hi"})
-    )
-    .is_ok());
+        json!({"text": "hi"}),
+    );
+    assert!(sent.is_ok());
     let other = short_token(&w, 1, 1);
     store.revoke_token(&other).unwrap();
+    Filled {
+        w,
+        clock,
+        v,
+        t,
+        to_bob,
+        other,
+    }
+}
+
+/// After every token it counts for has expired, the memory store holds nothing but agent-key
+/// revocations: budgets, rate windows, fan-out sets, nonces, ledger entries and token
+/// revocations are all dropped by a sweep. Before that, a sweep drops nothing that matters.
+#[test]
+fn memory_store_forgets_what_has_expired() {
+    let store = Arc::new(MemoryStore::new());
+    let Filled {
+        w,
+        clock,
+        v,
+        t,
+        other,
+        ..
+    } = fill_every_kind(store.clone());
     store
         .revoke_agent_key(&AgentKey::generate().public().to_bytes())
         .unwrap();

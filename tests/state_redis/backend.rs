@@ -277,24 +277,7 @@ fn redis_keys_expire_with_what_they_count() {
     let server = Server::start();
     let prefix = format!("ttl{}:", uuid::Uuid::new_v4().simple());
     let store = server.store(&prefix);
-    let w = World::new();
-    let clock = TestClock::at(now());
-    let v = message_verifier(&w, store.clone(), clock.clone());
-    let t = short_token(&w, 1, 2);
-    let to_bob = w.delegate_to_bob(&t, &Narrowing::new());
-    assert!(call_on(&v, &clock, &w, &t, &w.alice, "search", json!({})).is_ok());
-    assert!(call_on(
-        &v,
-        &clock,
-        &w,
-        &to_bob,
-        &w.bob,
-        "send",
-        json!({"text": "hi"})
-    )
-    .is_ok());
-    let other = short_token(&w, 1, 1);
-    store.revoke_token(&other).unwrap();
+    let Filled { to_bob, .. } = fill_every_kind(store.clone());
     // A revocation by bare id is kept forever, and a later dated one does not shorten it.
     store.revoke_id(to_bob.id().as_bytes()).unwrap();
     store.revoke_token(&to_bob).unwrap();

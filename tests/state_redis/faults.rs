@@ -85,6 +85,27 @@ fn signed(w: &World, t: &Token, n: u32) -> (ToolCall, CallProof) {
     (call, proof)
 }
 
+/// After a call of a budget-3 token was denied `StateUnavailable` with its decision recorded on
+/// the server (the second use): its proof is refused on retry, and the unit counted — one is
+/// left for a fresh proof, then none.
+fn assert_unknown_outcome_was_counted(
+    w: &World,
+    v: &Verifier,
+    t: &Token,
+    call: &ToolCall,
+    proof: &CallProof,
+) {
+    let text = t.to_base64().unwrap();
+    assert_eq!(reason(v.verify(&text, call, proof)), DenyReason::Replayed);
+    let (call, proof) = signed(w, t, 3);
+    assert!(v.verify(&text, &call, &proof).is_ok());
+    let (call, proof) = signed(w, t, 4);
+    assert_eq!(
+        reason(v.verify(&text, &call, &proof)),
+        DenyReason::BudgetExhausted
+    );
+}
+
 #[test]
 #[ignore = "needs redis-server: run with -- --include-ignored"]
 fn redis_connection_cut_mid_decision_fails_closed() {
@@ -110,16 +131,8 @@ fn redis_connection_cut_mid_decision_fails_closed() {
         "{:?}",
         d.operator_reason()
     );
-    // The outcome was unknown: the same proof is refused on retry...
-    assert_eq!(reason(v.verify(&text, &call, &proof)), DenyReason::Replayed);
-    // ...and the call counted: one unit is left for a fresh proof, then none.
-    let (call, proof) = signed(&w, &t, 3);
-    assert!(v.verify(&text, &call, &proof).is_ok());
-    let (call, proof) = signed(&w, &t, 4);
-    assert_eq!(
-        reason(v.verify(&text, &call, &proof)),
-        DenyReason::BudgetExhausted
-    );
+    // The outcome was unknown, and the server did record the call.
+    assert_unknown_outcome_was_counted(&w, &v, &t, &call, &proof);
 }
 
 #[test]
@@ -162,15 +175,8 @@ fn redis_slowed_down_fails_closed() {
         "denied at the timeout, not after the stall"
     );
     sleeper.join().unwrap();
-    // The stalled decision ran once the server woke: its proof is spent, and so is its unit.
-    assert_eq!(reason(v.verify(&text, &call, &proof)), DenyReason::Replayed);
-    let (call, proof) = signed(&w, &t, 3);
-    assert!(v.verify(&text, &call, &proof).is_ok());
-    let (call, proof) = signed(&w, &t, 4);
-    assert_eq!(
-        reason(v.verify(&text, &call, &proof)),
-        DenyReason::BudgetExhausted
-    );
+    // The stalled decision ran once the server woke.
+    assert_unknown_outcome_was_counted(&w, &v, &t, &call, &proof);
 }
 
 /// One failure replaces every pooled connection: after the server restarts, only the call that
