@@ -212,7 +212,11 @@ fn unique_prefix() -> String {
 #[ignore = "needs redis-server and redis-cli: run with -- --include-ignored"]
 fn redis_cluster_behaviour_suite() {
     let cluster = Cluster::start();
-    assert_eq!(cluster.masters().len(), 3, "three masters, each with a replica");
+    assert_eq!(
+        cluster.masters().len(),
+        3,
+        "three masters, each with a replica"
+    );
     let store = || -> Store { cluster.store(&unique_prefix()) };
     replay_is_denied(store());
     revocation_cascades(store());
